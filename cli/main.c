@@ -1,0 +1,52 @@
+/*
+ * main.c — `asiarch`: dispatch to a subcommand. Every stage of the pipeline
+ * is usable on its own from here (DESIGN §1).
+ */
+#include <string.h>
+
+#include "cli.h"
+
+#ifndef ASIARCH_VERSION
+#define ASIARCH_VERSION "dev"
+#endif
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"train", cmd_train, "train a mixer (a reference NAME) and print its metrics"},
+    {"eval", cmd_eval, "evaluate a saved checkpoint on validation data"},
+    {"data", cmd_data, "prepare training data (KJV Bible or a text file), inspect shards"},
+    {"ir", cmd_ir, "print the architecture graph a mixer builds"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: asiarch <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n`asiarch <command> --help` describes each command. `asiarch --version` prints the version.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("asiarch %s\n", ASIARCH_VERSION);
+        return EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    cli_error(argv[1], "unknown command (try `asiarch --help`)");
+    return EXIT_USAGE;
+}

@@ -1,0 +1,406 @@
+/*
+ * exec.c — forward and backward over the planned graph, and the optimiser.
+ *
+ * Forward runs nodes in index order (a topological order). Backward runs them
+ * in reverse; a gradient buffer is zeroed by its first writer (the last
+ * consumer in forward order) and every kernel accumulates into it, so
+ * fan-out needs no special case. Parameter gradients are zeroed once per
+ * backward and accumulate over all uses.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "rt_internal.h"
+
+/* ---- helpers ----------------------------------------------------------------- */
+
+static k_shape shape_of(const ir_node *n)
+{
+    k_shape s = {.rank = n->rank};
+    for (int i = 0; i < n->rank; i++) s.d[i] = n->shape[i];
+    return s;
+}
+
+/* Right-align a shape to `rank` axes (numpy broadcasting). */
+static k_shape shape_as_rank(const ir_node *n, int rank)
+{
+    k_shape s = {.rank = rank};
+    int pad = rank - n->rank;
+    for (int i = 0; i < rank; i++) s.d[i] = i < pad ? 1 : n->shape[i - pad];
+    return s;
+}
+
+static const ir_node *in_node(const rt_model *m, const ir_node *n, int a) { return &m->g->nodes[n->in[a]]; }
+static float *in_val(const rt_model *m, const ir_node *n, int a) { return n->in[a] > 0 ? m->val[n->in[a]] : NULL; }
+/* Gradient buffer of input a, or NULL when it needs none. */
+static float *in_grad(const rt_model *m, const ir_node *n, int a)
+{
+    int j = n->in[a];
+    return j > 0 && m->needs_grad[j] ? m->grad[j] : NULL;
+}
+static size_t last_dim(const ir_node *n) { return (size_t)n->shape[n->rank - 1]; }
+static size_t rows(const ir_node *n) { return ir_numel(n) / last_dim(n); }
+
+static void add_into(size_t n, const float *src, float *dst)
+{
+    #pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) dst[i] += src[i];
+}
+
+/* Batched matrix dims of a [..., r, c] tensor. */
+static void matrix_dims(const ir_node *x, int *batch, int *r, int *c)
+{
+    *r = x->shape[x->rank - 2];
+    *c = x->shape[x->rank - 1];
+    *batch = (int)(ir_numel(x) / ((size_t)*r * (size_t)*c));
+}
+
+/* ---- forward ------------------------------------------------------------------- */
+
+static void forward_layout(rt_model *m, const ir_node *n, float *y)
+{
+    const ir_node *x = in_node(m, n, 0);
+    const float *xv = in_val(m, n, 0);
+    k_shape sx = shape_of(x), sy = shape_of(n);
+    switch (n->op) {
+    case IR_RESHAPE: memcpy(y, xv, ir_numel(n) * sizeof *y); break;
+    case IR_PERMUTE: k_permute(&sx, n->iattr, xv, y, 0); break;
+    case IR_SLICE: k_slice_fwd(&sx, n->iattr[0], n->iattr[1], n->iattr[2], xv, y); break;
+    case IR_EXPAND: k_expand_fwd(&sx, xv, &sy, y); break;
+    case IR_PAD:
+        memset(y, 0, ir_numel(n) * sizeof *y);
+        k_slice_bwd(&sy, n->iattr[0], n->iattr[1], x->shape[n->iattr[0]], xv, y);
+        break;
+    case IR_CONCAT: {
+        int axis = n->iattr[0], la = x->shape[axis];
+        memset(y, 0, ir_numel(n) * sizeof *y);
+        k_slice_bwd(&sy, axis, 0, la, xv, y);
+        k_slice_bwd(&sy, axis, la, in_node(m, n, 1)->shape[axis], in_val(m, n, 1), y);
+        break;
+    }
+    default: break;
+    }
+}
+
+static void forward_linattn(rt_model *m, int id, const ir_node *n, float *y)
+{
+    k_linattn_cfg c;
+    rt_linattn_cfg(m->g, n, &c);
+    c.lambda = rt_lambdas(m, id);
+    k_linattn_fwd(&c, in_val(m, n, 0), in_val(m, n, 1), in_val(m, n, 2), in_val(m, n, 3), in_val(m, n, 4), NULL,
+                  y, NULL, m->aux[id], m->scratch);
+}
+
+static void forward_matmul(rt_model *m, const ir_node *n, float *y)
+{
+    int batch, ar, ac, br, bc;
+    matrix_dims(in_node(m, n, 0), &batch, &ar, &ac);
+    matrix_dims(in_node(m, n, 1), &batch, &br, &bc);
+    k_matmul_fwd(batch, ar, ac, br, bc, n->iattr[0], n->iattr[1], in_val(m, n, 0), in_val(m, n, 1), y);
+}
+
+static void forward_node(rt_model *m, int id)
+{
+    const ir_node *n = &m->g->nodes[id];
+    float *y = m->val[id];
+    switch (n->op) {
+    case IR_TOKENS:
+    case IR_TARGETS:
+    case IR_PARAM: break;
+    case IR_RESHAPE:
+    case IR_PERMUTE:
+    case IR_SLICE:
+    case IR_CONCAT:
+    case IR_PAD:
+    case IR_EXPAND: forward_layout(m, n, y); break;
+    case IR_BINARY: {
+        k_shape sa = shape_as_rank(in_node(m, n, 0), n->rank), sb = shape_as_rank(in_node(m, n, 1), n->rank);
+        k_shape sy = shape_of(n);
+        k_binary_fwd(n->iattr[0], &sa, in_val(m, n, 0), &sb, in_val(m, n, 1), &sy, y);
+        break;
+    }
+    case IR_UNARY: k_unary_fwd(n->iattr[0], n->fattr[0], n->fattr[1], ir_numel(n), in_val(m, n, 0), y); break;
+    case IR_REDUCE: {
+        k_shape sx = shape_of(in_node(m, n, 0));
+        k_reduce_fwd(n->iattr[0], &sx, n->iattr[1], in_val(m, n, 0), y);
+        break;
+    }
+    case IR_MASK: {
+        k_shape s = shape_of(n);
+        k_mask(n->iattr[0], n->iattr[1], &s, in_val(m, n, 0), y, 0);
+        break;
+    }
+    case IR_LINEAR:
+        k_linear_fwd((int)rows(n), (int)last_dim(in_node(m, n, 0)), (int)last_dim(n), in_val(m, n, 0),
+                     in_val(m, n, 1), in_val(m, n, 2), y);
+        break;
+    case IR_MATMUL: forward_matmul(m, n, y); break;
+    case IR_TRISOLVE: {
+        int batch, r, c;
+        matrix_dims(n, &batch, &r, &c);
+        k_trisolve_fwd(batch, r, c, in_val(m, n, 0), in_val(m, n, 1), y);
+        break;
+    }
+    case IR_RMSNORM: k_rmsnorm_fwd(rows(n), (int)last_dim(n), in_val(m, n, 0), in_val(m, n, 1), y, m->aux[id]); break;
+    case IR_LAYERNORM:
+        k_layernorm_fwd(rows(n), (int)last_dim(n), in_val(m, n, 0), in_val(m, n, 1), in_val(m, n, 2), y, m->aux[id]);
+        break;
+    case IR_L2NORM: k_l2norm_fwd(rows(n), (int)last_dim(n), in_val(m, n, 0), y, m->aux[id]); break;
+    case IR_GATED_RMSNORM:
+        k_gated_rmsnorm_fwd(n->iattr[0], rows(n), (int)last_dim(n), in_val(m, n, 0), in_val(m, n, 1),
+                            in_val(m, n, 2), y, m->aux[id]);
+        break;
+    case IR_SHORT_CONV:
+        k_conv_fwd(n->shape[0], n->shape[1], n->shape[2], in_node(m, n, 1)->shape[1], in_val(m, n, 0),
+                   in_val(m, n, 1), y);
+        break;
+    case IR_LINATTN: forward_linattn(m, id, n, y); break;
+    case IR_EMBED:
+        k_embed_fwd(ir_numel(in_node(m, n, 0)), (int)last_dim(n), (const int32_t *)in_val(m, n, 0), in_val(m, n, 1), y);
+        break;
+    case IR_LOGITS:
+        k_linear_fwd((int)rows(n), (int)last_dim(in_node(m, n, 0)), (int)last_dim(n), in_val(m, n, 0),
+                     in_val(m, n, 1), NULL, y);
+        break;
+    case IR_XENT: {
+        const ir_node *lg = in_node(m, n, 0);
+        y[0] = k_xent_fwd(rows(lg), (int)last_dim(lg), in_val(m, n, 0), (const int32_t *)in_val(m, n, 1), m->aux[id]);
+        break;
+    }
+    case IR_AUX_LOSS: {
+        size_t k = ir_numel(in_node(m, n, 0));
+        double s = 0;
+        const float *x = in_val(m, n, 0);
+        for (size_t i = 0; i < k; i++) s += x[i];
+        y[0] = (float)(n->fattr[0] * s / (double)k);
+        break;
+    }
+    case IR_LOSS_SUM: {
+        float s = 0;
+        for (int a = 0; a < n->n_in; a++) s += in_val(m, n, a)[0];
+        y[0] = s;
+        break;
+    }
+    default: break;
+    }
+}
+
+float rt_forward(rt_model *m, const int32_t *tokens, const int32_t *targets)
+{
+    const ir_graph *g = m->g;
+    size_t bt = (size_t)g->dims.batch * (size_t)g->dims.time;
+    if (g->tokens > 0 && tokens) memcpy(m->val[g->tokens], tokens, bt * sizeof *tokens);
+    if (g->targets > 0 && targets) memcpy(m->val[g->targets], targets, bt * sizeof *targets);
+    for (int i = 1; i < g->n_nodes; i++) forward_node(m, i);
+    m->loss = g->loss > 0 ? m->val[g->loss][0] : 0.0f;
+    return m->loss;
+}
+
+/* ---- backward ------------------------------------------------------------------ */
+
+static void backward_layout(rt_model *m, const ir_node *n, const float *dy)
+{
+    const ir_node *x = in_node(m, n, 0);
+    float *dx = in_grad(m, n, 0);
+    k_shape sx = shape_of(x), sy = shape_of(n);
+    switch (n->op) {
+    case IR_RESHAPE:
+        if (dx) add_into(ir_numel(n), dy, dx);
+        break;
+    case IR_PERMUTE: {
+        int inv[K_MAX_RANK] = {0, 1, 2, 3};
+        for (int i = 0; i < n->rank; i++) inv[n->iattr[i]] = i;
+        if (dx) k_permute(&sy, inv, dy, dx, 1);
+        break;
+    }
+    case IR_SLICE:
+        if (dx) k_slice_bwd(&sx, n->iattr[0], n->iattr[1], n->iattr[2], dy, dx);
+        break;
+    case IR_EXPAND:
+        if (dx) k_expand_bwd(&sx, &sy, dy, dx);
+        break;
+    case IR_PAD:
+        if (dx) {
+            k_slice_fwd(&sy, n->iattr[0], n->iattr[1], x->shape[n->iattr[0]], dy, m->scratch);
+            add_into(ir_numel(x), m->scratch, dx);
+        }
+        break;
+    case IR_CONCAT: {
+        int axis = n->iattr[0], la = x->shape[axis];
+        const ir_node *b = in_node(m, n, 1);
+        if (dx) {
+            k_slice_fwd(&sy, axis, 0, la, dy, m->scratch);
+            add_into(ir_numel(x), m->scratch, dx);
+        }
+        float *db = in_grad(m, n, 1);
+        if (db) {
+            k_slice_fwd(&sy, axis, la, b->shape[axis], dy, m->scratch);
+            add_into(ir_numel(b), m->scratch, db);
+        }
+        break;
+    }
+    default: break;
+    }
+}
+
+static void backward_linattn(rt_model *m, int id, const ir_node *n, const float *dy)
+{
+    k_linattn_cfg c;
+    rt_linattn_cfg(m->g, n, &c);
+    c.lambda = rt_lambdas(m, id);
+    k_linattn_bwd(&c, in_val(m, n, 0), in_val(m, n, 1), in_val(m, n, 2), in_val(m, n, 3), in_val(m, n, 4), NULL,
+                  m->aux[id], dy, NULL, in_grad(m, n, 0), in_grad(m, n, 1), in_grad(m, n, 2), in_grad(m, n, 3),
+                  in_grad(m, n, 4), NULL, m->scratch);
+}
+
+static void backward_matmul(rt_model *m, const ir_node *n, const float *dy)
+{
+    int batch, ar, ac, br, bc;
+    matrix_dims(in_node(m, n, 0), &batch, &ar, &ac);
+    matrix_dims(in_node(m, n, 1), &batch, &br, &bc);
+    k_matmul_bwd(batch, ar, ac, br, bc, n->iattr[0], n->iattr[1], in_val(m, n, 0), in_val(m, n, 1), dy,
+                 in_grad(m, n, 0), in_grad(m, n, 1));
+}
+
+static void backward_node(rt_model *m, int id)
+{
+    const ir_node *n = &m->g->nodes[id];
+    const float *dy = m->grad[id], *y = m->val[id];
+    switch (n->op) {
+    case IR_RESHAPE:
+    case IR_PERMUTE:
+    case IR_SLICE:
+    case IR_CONCAT:
+    case IR_PAD:
+    case IR_EXPAND: backward_layout(m, n, dy); break;
+    case IR_BINARY: {
+        k_shape sa = shape_as_rank(in_node(m, n, 0), n->rank), sb = shape_as_rank(in_node(m, n, 1), n->rank);
+        k_shape sy = shape_of(n);
+        k_binary_bwd(n->iattr[0], &sa, in_val(m, n, 0), &sb, in_val(m, n, 1), &sy, dy, in_grad(m, n, 0),
+                     in_grad(m, n, 1));
+        break;
+    }
+    case IR_UNARY:
+        k_unary_bwd(n->iattr[0], n->fattr[0], n->fattr[1], ir_numel(n), in_val(m, n, 0), y, dy, in_grad(m, n, 0));
+        break;
+    case IR_REDUCE: {
+        k_shape sx = shape_of(in_node(m, n, 0));
+        k_reduce_bwd(n->iattr[0], &sx, n->iattr[1], in_val(m, n, 0), y, dy, in_grad(m, n, 0));
+        break;
+    }
+    case IR_MASK: {
+        k_shape s = shape_of(n);
+        if (in_grad(m, n, 0)) k_mask(n->iattr[0], n->iattr[1], &s, dy, in_grad(m, n, 0), 1);
+        break;
+    }
+    case IR_LINEAR:
+        k_linear_bwd((int)rows(n), (int)last_dim(in_node(m, n, 0)), (int)last_dim(n), in_val(m, n, 0),
+                     in_val(m, n, 1), dy, in_grad(m, n, 0), in_grad(m, n, 1), in_grad(m, n, 2));
+        break;
+    case IR_MATMUL: backward_matmul(m, n, dy); break;
+    case IR_TRISOLVE: {
+        int batch, r, c;
+        matrix_dims(n, &batch, &r, &c);
+        k_trisolve_bwd(batch, r, c, in_val(m, n, 0), y, dy, in_grad(m, n, 0), in_grad(m, n, 1));
+        break;
+    }
+    case IR_RMSNORM:
+        k_rmsnorm_bwd(rows(n), (int)last_dim(n), in_val(m, n, 0), in_val(m, n, 1), m->aux[id], dy, in_grad(m, n, 0),
+                      in_grad(m, n, 1));
+        break;
+    case IR_LAYERNORM:
+        k_layernorm_bwd(rows(n), (int)last_dim(n), in_val(m, n, 0), in_val(m, n, 1), m->aux[id], dy,
+                        in_grad(m, n, 0), in_grad(m, n, 1), in_grad(m, n, 2));
+        break;
+    case IR_L2NORM:
+        k_l2norm_bwd(rows(n), (int)last_dim(n), in_val(m, n, 0), y, m->aux[id], dy, in_grad(m, n, 0));
+        break;
+    case IR_GATED_RMSNORM:
+        k_gated_rmsnorm_bwd(n->iattr[0], rows(n), (int)last_dim(n), in_val(m, n, 0), in_val(m, n, 1),
+                            in_val(m, n, 2), m->aux[id], dy, in_grad(m, n, 0), in_grad(m, n, 1), in_grad(m, n, 2));
+        break;
+    case IR_SHORT_CONV:
+        k_conv_bwd(n->shape[0], n->shape[1], n->shape[2], in_node(m, n, 1)->shape[1], in_val(m, n, 0),
+                   in_val(m, n, 1), dy, in_grad(m, n, 0), in_grad(m, n, 1));
+        break;
+    case IR_LINATTN: backward_linattn(m, id, n, dy); break;
+    case IR_EMBED: {
+        const ir_node *table = in_node(m, n, 1);
+        if (in_grad(m, n, 1))
+            k_embed_bwd(ir_numel(in_node(m, n, 0)), (int)last_dim(n), table->shape[0],
+                        (const int32_t *)in_val(m, n, 0), dy, in_grad(m, n, 1));
+        break;
+    }
+    case IR_LOGITS:
+        k_linear_bwd((int)rows(n), (int)last_dim(in_node(m, n, 0)), (int)last_dim(n), in_val(m, n, 0),
+                     in_val(m, n, 1), dy, in_grad(m, n, 0), in_grad(m, n, 1), NULL);
+        break;
+    case IR_XENT: {
+        const ir_node *lg = in_node(m, n, 0);
+        if (in_grad(m, n, 0))
+            k_xent_bwd(rows(lg), (int)last_dim(lg), m->aux[id], (const int32_t *)in_val(m, n, 1), dy[0],
+                       in_grad(m, n, 0));
+        break;
+    }
+    case IR_AUX_LOSS: {
+        float *dx = in_grad(m, n, 0);
+        size_t k = ir_numel(in_node(m, n, 0));
+        float s = n->fattr[0] * dy[0] / (float)k;
+        if (dx)
+            for (size_t i = 0; i < k; i++) dx[i] += s;
+        break;
+    }
+    case IR_LOSS_SUM:
+        for (int a = 0; a < n->n_in; a++)
+            if (in_grad(m, n, a)) in_grad(m, n, a)[0] += dy[0];
+        break;
+    default: break;
+    }
+}
+
+/* Zero the activation-gradient buffers that node id is the first to write. */
+static void zero_new_gradients(rt_model *m, int id)
+{
+    const ir_node *n = &m->g->nodes[id];
+    for (int a = 0; a < n->n_in; a++) {
+        int j = n->in[a];
+        if (j <= 0 || !m->needs_grad[j] || m->g->nodes[j].op == IR_PARAM || m->last_grad_use[j] != id) continue;
+        int seen = 0;   /* the same input twice: zero once */
+        for (int b = 0; b < a; b++) seen |= n->in[b] == j;
+        if (!seen) memset(m->grad[j], 0, ir_numel(&m->g->nodes[j]) * sizeof(float));
+    }
+}
+
+void rt_backward(rt_model *m)
+{
+    const ir_graph *g = m->g;
+    if (!m->training || g->loss <= 0) return;
+    memset(m->param_grads, 0, m->n_param_floats * sizeof(float));
+    m->grad[g->loss][0] = 1.0f;
+    for (int i = g->loss; i > 0; i--) {
+        if (!m->needs_grad[i] || g->nodes[i].op == IR_PARAM) continue;
+        zero_new_gradients(m, i);
+        backward_node(m, i);
+    }
+}
+
+float *rt_value(rt_model *m, int node) { return node > 0 && node < m->g->n_nodes ? m->val[node] : NULL; }
+const float *rt_logits(const rt_model *m) { return m->val[m->g->logits]; }
+
+/* ---- optimiser ------------------------------------------------------------------- */
+
+double rt_adamw_step(rt_model *m, const rt_config *cfg, float lr, int step)
+{
+    double norm = sqrt(k_sumsq(m->n_param_floats, m->param_grads));
+    /* Same rule as torch.nn.utils.clip_grad_norm_ (the golden test's peer). */
+    double coef = cfg->clip / (norm + 1e-6);
+    if (cfg->clip > 0 && coef < 1.0) k_scale_inplace(m->n_param_floats, m->param_grads, (float)coef);
+    k_adamw h = {lr, cfg->beta1, cfg->beta2, cfg->eps, cfg->weight_decay, step};
+    const ir_graph *g = m->g;
+    for (int p = 0; p < g->n_params; p++) {
+        size_t off = m->param_off[p], n = ir_numel(&g->nodes[g->params[p].node]);
+        k_adamw_update(&h, n, m->params + off, m->param_grads + off, m->adam_m + off, m->adam_v + off,
+                       g->params[p].decay);
+    }
+    return norm;
+}

@@ -1,0 +1,155 @@
+/*
+ * runtime.h — from a mixer to a trained, evaluated language model.
+ *
+ *   rt_config      scale profiles (tiny, small, 20m) and training settings
+ *   rt_build       the backbone around a mixer, as one ir_graph
+ *   rt_model       an executable graph: planned memory, parameters,
+ *                  forward, backward (autograd), AdamW
+ *   rt_train       the training loop with schedules, evaluation, metrics
+ *
+ * Memory is planned once per graph (llm.c style): one arena for parameters
+ * and their gradients and optimiser moments, one for activations, one for
+ * activation gradients whose buffers are reused by liveness. Nothing is
+ * allocated per step.
+ */
+#ifndef ASIARCH_RUNTIME_H
+#define ASIARCH_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "data.h"
+#include "ir.h"
+
+typedef aa_t (*rt_mixer_fn)(aa_layer *l, aa_t x);
+
+/* ---- configuration ------------------------------------------------------------ */
+
+typedef enum rt_schedule { RT_SCHED_WSD = 0, RT_SCHED_COSINE = 1, RT_SCHED_CONSTANT = 2 } rt_schedule;
+
+typedef struct rt_config {
+    char scale[16];
+    ir_dims dims;           /* vocab, model, heads, layers, batch, time, chunk, mlp_hidden */
+    int steps;
+    float lr, min_lr_frac;  /* peak learning rate; final = lr * min_lr_frac */
+    int warmup;             /* steps */
+    float decay_frac;       /* WSD: fraction of steps spent decaying at the end */
+    rt_schedule schedule;
+    float beta1, beta2, eps, weight_decay, clip;
+    uint64_t seed;
+    int eval_every;         /* steps between validation passes (0: only at the end) */
+    int eval_batches;       /* validation batches per pass */
+    /* MQAR recall probe: a separate model of the same architecture trained
+     * on MQAR for mqar_steps, then scored on fresh sequences. 0 disables. */
+    int mqar_steps, mqar_time, mqar_kv, mqar_batch, mqar_eval_batches;
+    float mqar_lr;
+} rt_config;
+
+/* Fill cfg with a named profile: "tiny", "small" or "20m". Returns -1 with a
+ * message listing the valid names. */
+int rt_config_scale(const char *name, rt_config *cfg, char *err, size_t errlen);
+/* d_model -> SwiGLU hidden width (8/3 d rounded up to a multiple of 32). */
+int rt_mlp_hidden(int model);
+/* Learning rate at step (0-based) under the schedule. */
+float rt_lr_at(const rt_config *cfg, int step);
+
+/* ---- model graph ------------------------------------------------------------------ */
+
+/* Embedding -> N x [RMSNorm -> mixer -> residual -> RMSNorm -> SwiGLU ->
+ * residual] -> RMSNorm -> tied LM head -> cross-entropy (+ aux losses).
+ * On a build error returns NULL and writes "file:line: op: message". */
+ir_graph *rt_build(const ir_dims *dims, rt_mixer_fn mixer, const char *source_file, char *err,
+                   size_t errlen);
+
+/* ---- executable model ----------------------------------------------------------------- */
+
+typedef struct rt_model rt_model;
+
+/* Plan memory and allocate. training = 0 plans a forward-only model whose
+ * activations reuse memory by liveness. Takes ownership of g. */
+rt_model *rt_model_new(ir_graph *g, int training, char *err, size_t errlen);
+void rt_model_free(rt_model *m);
+const ir_graph *rt_model_graph(const rt_model *m);
+
+/* Initialise every parameter from its initialiser; each parameter's stream
+ * is derived from (seed, name), so adding one does not shift the others. */
+void rt_model_init_params(rt_model *m, uint64_t seed);
+/* Parameter tensor by full name (NULL if absent); *n receives its size. */
+float *rt_param(rt_model *m, const char *name, size_t *n);
+float *rt_param_grad(rt_model *m, const char *name, size_t *n);
+/* Save / load every parameter by name (atomic write; load checks names and
+ * sizes). Return 0 or -1 with a message naming the file. */
+int rt_save_params(const rt_model *m, const char *path, char *err, size_t errlen);
+int rt_load_params(rt_model *m, const char *path, char *err, size_t errlen);
+/* Copy every parameter that dst and src share by name and shape. */
+int rt_model_copy_params(rt_model *dst, const rt_model *src);
+
+/* tokens, targets: [batch*time] int32 (target -1 = ignored). Returns the loss. */
+float rt_forward(rt_model *m, const int32_t *tokens, const int32_t *targets);
+/* Gradients of the last forward's loss into the parameter gradients. */
+void rt_backward(rt_model *m);
+/* Value of any node after forward (for tests and probes). */
+float *rt_value(rt_model *m, int node);
+const float *rt_logits(const rt_model *m);
+/* Clip by global norm, then one AdamW step at learning rate lr. Returns the
+ * gradient norm before clipping. step is 1-based. */
+double rt_adamw_step(rt_model *m, const rt_config *cfg, float lr, int step);
+
+/* Bytes of the three arenas (parameters+optimiser, activations, gradients). */
+typedef struct rt_memory { size_t params, activations, gradients, scratch; } rt_memory;
+rt_memory rt_model_memory(const rt_model *m);
+
+/* ---- training and evaluation ----------------------------------------------------------- */
+
+typedef struct rt_metrics {
+    char name[64];
+    char scale[16];
+    long params;
+    int steps;
+    double train_loss;      /* mean of the last 10% of steps */
+    double val_loss, val_bpb;
+    double unigram_entropy; /* of the training data, nats/token (a floor to beat) */
+    double mqar_acc;        /* -1 if not run */
+    double tokens_per_s;    /* training throughput (excludes evaluation) */
+    double train_seconds, total_seconds;
+    double flops_per_token; /* forward + backward (3x forward) */
+    size_t peak_rss_bytes;
+    uint64_t graph_hash;
+    int diverged;           /* loss went NaN/Inf: training stopped */
+    int threads;
+} rt_metrics;
+
+/* Called after each step (progress display). */
+typedef void (*rt_progress_fn)(void *ctx, int step, int steps, float loss, double tokens_per_s,
+                               double eta_seconds);
+
+typedef struct rt_train_io {
+    const dt_tokens *train, *val;   /* byte-level (or GPT-2) token data */
+    rt_progress_fn progress;
+    void *progress_ctx;
+    const char *save_path;          /* NULL, or where to save the trained parameters */
+} rt_train_io;
+
+/* Train the mixer under cfg on io->train, evaluate on io->val, run the MQAR
+ * probe. Returns 0, or -1 with err set (a build error, a divergence is
+ * reported in metrics->diverged and returns 0). */
+int rt_train(const rt_config *cfg, rt_mixer_fn mixer, const char *name, const char *source_file,
+             const rt_train_io *io, rt_metrics *out, char *err, size_t errlen);
+
+/* Load a checkpoint into a forward-only model and measure validation loss,
+ * bits per byte, forward tokens/s and memory. */
+int rt_evaluate_checkpoint(const rt_config *cfg, rt_mixer_fn mixer, const char *name, const char *source_file,
+                           const char *checkpoint, const dt_tokens *val, rt_metrics *out, char *err,
+                           size_t errlen);
+/* Mean validation loss over up to max_batches consecutive batches. */
+double rt_eval_loss(rt_model *m, const dt_tokens *val, int max_batches);
+/* Train a fresh model on MQAR and return its query accuracy in [0,1]. */
+double rt_mqar_probe(const rt_config *cfg, rt_mixer_fn mixer, const char *source_file, char *err,
+                     size_t errlen);
+/* Entropy (nats) of the token unigram distribution. */
+double rt_unigram_entropy(const dt_tokens *t);
+size_t rt_peak_rss(void);
+/* Monotonic clock in seconds. */
+double rt_now(void);
+
+#endif /* ASIARCH_RUNTIME_H */
