@@ -1,12 +1,16 @@
 /*
  * linalg.c — linear layers, batched matmul, unit-lower triangular solve.
  *
- * All the arithmetic is CBLAS (OpenBLAS). Batched ops run one GEMM/TRSM per
- * batch element; when there are many small ones we parallelise over the
- * batch (an OpenMP-built OpenBLAS then runs each call on one thread),
- * otherwise the batch loop is serial and OpenBLAS threads each call. OpenBLAS
- * splits a GEMM over rows/columns of the output, never over the summed
- * dimension, so either way every element is computed the same way.
+ * The arithmetic is CBLAS (OpenBLAS). We never let OpenBLAS choose its own
+ * threading: a threaded OpenBLAS GEMM rounds differently with different
+ * thread counts (its edge micro-kernels depend on how the output is split).
+ * Instead a GEMM's output is cut into tiles whose size depends only on the
+ * matrix sizes, each tile is one single-threaded call (an OpenMP-built
+ * OpenBLAS runs single-threaded inside an active parallel region, and with
+ * one thread there is nothing to split), and the tiles are spread over our
+ * threads. Batched ops with small matrices parallelise over the batch
+ * instead, with one untiled call per batch element. Either way the result
+ * does not depend on the number of threads.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,14 +21,65 @@
 #include "kernels.h"
 
 #define PAR_MIN 32768
-/* Batched calls whose matrices need fewer multiply-adds than this are run
- * in parallel over the batch: too small for OpenBLAS to thread well. */
+/* Batched calls whose matrices need fewer multiply-adds than this run in
+ * parallel over the batch, each call on one thread. */
 #define SMALL_GEMM (128.0 * 128.0 * 128.0)
 
 /* BLAS wants leading dimensions >= 1 even for empty matrices. */
 static int ld(int n) { return n > 0 ? n : 1; }
 
 static enum CBLAS_TRANSPOSE tr(int t) { return t ? CblasTrans : CblasNoTrans; }
+
+/* Tile edges for an M x N output: 256 x 256, halved (down to 64) while that
+ * gives fewer than 64 tiles, so that mid-sized outputs still spread over
+ * many threads. Depends on M and N only. */
+static void tile_dims(int M, int N, int *tm, int *tn)
+{
+    int a = 256, b = 256;
+    for (;;) {
+        long tiles = (long)((M + a - 1) / a) * ((N + b - 1) / b);
+        int shrink_a = a > 64 && M > a / 2, shrink_b = b > 64 && N > b / 2;
+        if (tiles >= 64 || (!shrink_a && !shrink_b)) break;
+        if (shrink_a && (a >= b || !shrink_b)) a /= 2;
+        else b /= 2;
+    }
+    *tm = a;
+    *tn = b;
+}
+
+/* C[M,N] = op(A) op(B) + beta C (row-major; op(A) is [M,K], op(B) [K,N]),
+ * tile by tile; see the top of the file. Always opens a parallel region
+ * (even for one tile) so OpenBLAS never threads on its own. */
+static void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
+                 int ldb, float beta, float *C, int ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) { /* C = beta C */
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] *= beta;
+        return;
+    }
+    int tm, tn;
+    tile_dims(M, N, &tm, &tn);
+    int nm = (M + tm - 1) / tm, nn = (N + tn - 1) / tn;
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < nm * nn; t++) {
+        int i0 = t / nn * tm, j0 = t % nn * tn;
+        int mb = M - i0 < tm ? M - i0 : tm, nb = N - j0 < tn ? N - j0 : tn;
+        /* rows i0.. of op(A) and columns j0.. of op(B) */
+        const float *a = ta ? A + i0 : A + (size_t)i0 * lda;
+        const float *b = tb ? B + (size_t)j0 * ldb : B + j0;
+        cblas_sgemm(CblasRowMajor, tr(ta), tr(tb), mb, nb, K, 1.0f, a, lda, b, ldb, beta,
+                    C + (size_t)i0 * ldc + j0, ldc);
+    }
+}
+
+/* The same product as one call, for callers already inside a parallel loop. */
+static void gemm_serial(int ta, int tb, int M, int N, int K, const float *A, int lda,
+                        const float *B, int ldb, float beta, float *C, int ldc)
+{
+    cblas_sgemm(CblasRowMajor, tr(ta), tr(tb), M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
 
 /* ---- linear ---------------------------------------------------------------------- */
 
@@ -37,8 +92,7 @@ void k_linear_fwd(int M, int K, int N, const float *x, const float *W, const flo
         for (int m = 0; m < M; m++) memcpy(y + (size_t)m * N, bias, (size_t)N * sizeof *y);
         beta = 1.0f;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, ld(K), W, ld(K), beta,
-                y, N);
+    gemm(0, 1, M, N, K, x, ld(K), W, ld(K), beta, y, N);
 }
 
 /* dbias[n] += sum_m dy[m, n]. Parallel over column tiles, each summing its
@@ -68,12 +122,8 @@ void k_linear_bwd(int M, int K, int N, const float *x, const float *W, const flo
         if (dbias && M > 0 && N > 0) column_sums(M, N, dy, dbias);
         return;
     }
-    if (dx) /* dx[M,K] += dy[M,N] W[N,K] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N, 1.0f, dy, N, W, K, 1.0f,
-                    dx, K);
-    if (dW) /* dW[N,K] += dy^T x */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M, 1.0f, dy, N, x, K, 1.0f,
-                    dW, K);
+    if (dx) gemm(0, 0, M, K, N, dy, N, W, K, 1.0f, dx, K); /* dx[M,K] += dy[M,N] W[N,K] */
+    if (dW) gemm(1, 0, N, K, M, dy, N, x, K, 1.0f, dW, K); /* dW[N,K] += dy^T x */
     if (dbias) column_sums(M, N, dy, dbias);
 }
 
@@ -99,58 +149,79 @@ void k_matmul_fwd(int batch, int ar, int ac, int br, int bc, int ta, int tb,
     mm_dims d = mm_of(ar, ac, br, bc, ta, tb);
     if (d.M <= 0 || d.N <= 0) return;
     size_t sa = (size_t)ar * ac, sb = (size_t)br * bc, sc = (size_t)d.M * d.N;
-#pragma omp parallel for schedule(static) if (batch_parallel(batch, d))
-    for (int b = 0; b < batch; b++)
-        cblas_sgemm(CblasRowMajor, tr(ta), tr(tb), d.M, d.N, d.K, 1.0f, A + b * sa, ld(ac),
-                    B + b * sb, ld(bc), 0.0f, C + b * sc, d.N);
+    if (batch_parallel(batch, d)) {
+#pragma omp parallel for schedule(static)
+        for (int b = 0; b < batch; b++)
+            cblas_sgemm(CblasRowMajor, tr(ta), tr(tb), d.M, d.N, d.K, 1.0f, A + b * sa, ld(ac),
+                        B + b * sb, ld(bc), 0.0f, C + b * sc, d.N);
+    } else {
+        for (int b = 0; b < batch; b++)
+            gemm(ta, tb, d.M, d.N, d.K, A + b * sa, ld(ac), B + b * sb, ld(bc), 0.0f, C + b * sc, d.N);
+    }
 }
 
 /*
  * With dC = dL/dC:  d op(A) = dC op(B)^T  and  d op(B) = op(A)^T dC.
- * Undoing op on the left-hand side gives the four cases below; each is one
- * GEMM with the transposes folded into its flags.
+ * Undoing op on the left-hand side gives four cases, each one GEMM with the
+ * transposes folded into its flags:
+ *   dA[M,K] += dC op(B)^T        (A not transposed)
+ *   dA[K,M] += op(B) dC^T        (A transposed)
+ *   dB[K,N] += op(A)^T dC        (B not transposed)
+ *   dB[N,K] += dC^T op(A)        (B transposed)
  */
+static void matmul_bwd_one(mm_dims d, int ac, int bc, int ta, int tb, const float *a,
+                           const float *bm, const float *g, float *da, float *db, int tiled)
+{
+    void (*mm)(int, int, int, int, int, const float *, int, const float *, int, float, float *, int) =
+        tiled ? gemm : gemm_serial;
+    if (da) {
+        if (!ta) mm(0, !tb, d.M, d.K, d.N, g, d.N, bm, bc, 1.0f, da, ac);
+        else mm(tb, 1, d.K, d.M, d.N, bm, bc, g, d.N, 1.0f, da, ac);
+    }
+    if (db) {
+        if (!tb) mm(!ta, 0, d.K, d.N, d.M, a, ac, g, d.N, 1.0f, db, bc);
+        else mm(1, ta, d.N, d.K, d.M, g, d.N, a, ac, 1.0f, db, bc);
+    }
+}
+
 void k_matmul_bwd(int batch, int ar, int ac, int br, int bc, int ta, int tb,
                   const float *A, const float *B, const float *dC, float *dA, float *dB)
 {
     mm_dims d = mm_of(ar, ac, br, bc, ta, tb);
     if (d.M <= 0 || d.N <= 0 || d.K <= 0) return;
     size_t sa = (size_t)ar * ac, sb = (size_t)br * bc, sc = (size_t)d.M * d.N;
-#pragma omp parallel for schedule(static) if (batch_parallel(batch, d))
-    for (int b = 0; b < batch; b++) {
-        const float *a = A + b * sa, *bm = B + b * sb, *g = dC + b * sc;
-        if (dA) {
-            if (!ta) /* dA[M,K] += dC op(B)^T */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, tr(!tb), d.M, d.K, d.N, 1.0f, g, d.N,
-                            bm, bc, 1.0f, dA + b * sa, ac);
-            else /* dA[K,M] += op(B) dC^T */
-                cblas_sgemm(CblasRowMajor, tr(tb), CblasTrans, d.K, d.M, d.N, 1.0f, bm, bc, g,
-                            d.N, 1.0f, dA + b * sa, ac);
-        }
-        if (dB) {
-            if (!tb) /* dB[K,N] += op(A)^T dC */
-                cblas_sgemm(CblasRowMajor, tr(!ta), CblasNoTrans, d.K, d.N, d.M, 1.0f, a, ac, g,
-                            d.N, 1.0f, dB + b * sb, bc);
-            else /* dB[N,K] += dC^T op(A) */
-                cblas_sgemm(CblasRowMajor, CblasTrans, tr(ta), d.N, d.K, d.M, 1.0f, g, d.N, a,
-                            ac, 1.0f, dB + b * sb, bc);
-        }
+    if (batch_parallel(batch, d)) {
+#pragma omp parallel for schedule(static)
+        for (int b = 0; b < batch; b++)
+            matmul_bwd_one(d, ac, bc, ta, tb, A + b * sa, B + b * sb, dC + b * sc,
+                           dA ? dA + b * sa : NULL, dB ? dB + b * sb : NULL, 0);
+    } else {
+        for (int b = 0; b < batch; b++)
+            matmul_bwd_one(d, ac, bc, ta, tb, A + b * sa, B + b * sb, dC + b * sc,
+                           dA ? dA + b * sa : NULL, dB ? dB + b * sb : NULL, 1);
     }
 }
 
 /* ---- unit-lower triangular solve ------------------------------------------------------ */
 
+#define TRSM_COLS 64 /* right-hand-side columns per task */
+
 /* X = (I + L)^-1 B, L = strict_lower(A): TRSM with the lower triangle and a
- * unit diagonal, which reads neither A's diagonal nor its upper part. */
+ * unit diagonal, which reads neither A's diagonal nor its upper part.
+ * Columns of B are independent systems: tasks are (batch, column chunk). */
 void k_trisolve_fwd(int batch, int n, int m, const float *A, const float *B, float *X)
 {
     if (n <= 0 || m <= 0) return;
     size_t sa = (size_t)n * n, sx = (size_t)n * m;
-#pragma omp parallel for schedule(static) if (batch > 1)
-    for (int b = 0; b < batch; b++) {
-        memcpy(X + b * sx, B + b * sx, sx * sizeof *X);
-        cblas_strsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans, CblasUnit, n, m, 1.0f,
-                    A + b * sa, n, X + b * sx, m);
+    int nch = (m + TRSM_COLS - 1) / TRSM_COLS;
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < batch * nch; t++) {
+        int b = t / nch, c0 = t % nch * TRSM_COLS, w = m - c0 < TRSM_COLS ? m - c0 : TRSM_COLS;
+        const float *src = B + b * sx + c0;
+        float *dst = X + b * sx + c0;
+        for (int i = 0; i < n; i++) memcpy(dst + (size_t)i * m, src + (size_t)i * m, (size_t)w * sizeof *dst);
+        cblas_strsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans, CblasUnit, n, w, 1.0f,
+                    A + b * sa, n, dst, m);
     }
 }
 
@@ -159,14 +230,14 @@ void k_trisolve_fwd(int batch, int n, int m, const float *A, const float *B, flo
  *   G  = M^-T dX            (the gradient reaching B)
  *   dB += G
  *   dA += -(G X^T), strictly lower part only (the rest of A is not read).
- * Each thread keeps one workspace for G and G X^T.
+ * One task per batch element; each thread keeps one workspace for G and G X^T.
  */
 void k_trisolve_bwd(int batch, int n, int m, const float *A, const float *X, const float *dX,
                     float *dA, float *dB)
 {
     if (n <= 0 || m <= 0 || (!dA && !dB)) return;
     size_t sa = (size_t)n * n, sx = (size_t)n * m;
-#pragma omp parallel if (batch > 1)
+#pragma omp parallel
     {
         float *G = malloc((sx + (dA ? sa : 0)) * sizeof *G);
         if (!G) {

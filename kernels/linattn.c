@@ -99,6 +99,8 @@
 #define REC_SEGMENT 64
 /* Workspace pieces start on 64-byte boundaries (relative to the slice). */
 #define ALIGN_FLOATS 16
+/* Floats per SIMD vector (AVX-512); loops padded to it skip the scalar tail. */
+#define VEC_FLOATS 16
 
 /* ---- shapes and sizes ----------------------------------------------------------- */
 
@@ -109,6 +111,7 @@ static int n_segments(const k_linattn_cfg *c)
 }
 static size_t state_floats(const k_linattn_cfg *c) { return (size_t)c->Dk * c->Dv; }
 static int imin(int a, int b) { return a < b ? a : b; }
+static int imax(int a, int b) { return a > b ? a : b; }
 
 size_t k_linattn_saved_floats(const k_linattn_cfg *c)
 {
@@ -349,9 +352,9 @@ static void sub_mul(float *restrict y, const float *restrict x, const float *res
     for (size_t j = 0; j < n; j++) y[j] -= x[j] * f[j];
 }
 
-/* exp(x) in a form `omp simd` loops can vectorise (glibc's expf only is
- * with -ffast-math): Cephes' expf, relative error below 1e-7; 0 below -87,
- * where the float result would be denormal. */
+/* exp(x) in a form `omp simd` loops can vectorise (glibc's expf is
+ * vectorised only under -ffast-math): Cephes' expf, relative error below
+ * 1e-7; 0 below -87, where the float result would be denormal. */
 static inline float exp_simd(float x)
 {
     const float xc = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
@@ -455,7 +458,8 @@ static void rec_step_bwd(const k_linattn_cfg *c, const head *hd, int t, const fl
     /* Recompute w = Sp^T k and u. */
     if (c->delta) {
         memset(w, 0, sizeof(float) * Dv);
-        for (int i = 0; i < Dk; i++) axpy(w, k[i] * decay_of_row(c, a, i), S + (size_t)i * Dv, Dv);
+        for (int i = 0; i < Dk; i++)
+            axpy(w, k[i] * decay_of_row(c, a, i), S + (size_t)i * Dv, Dv);
         for (int j = 0; j < Dv; j++) u[j] = hd->beta[t] * (v[j] - w[j]);
     } else {
         memcpy(u, v, sizeof(float) * Dv);
@@ -600,48 +604,82 @@ static void scalar_scores(const k_linattn_cfg *c, const chunk *ch, chunk_ws *ws)
     for (int t = 0; t < L; t++) {
         float *Mt = ws->M + (size_t)t * C, *Nt = ws->N + (size_t)t * C;
         const float *Dt = ws->D + (size_t)t * C;
-        mul_inplace(Mt, Dt, t + 1);
-        fill(Mt + t + 1, 0, L - t - 1);
+        mul_inplace(Mt, Dt, L); /* D is 0 above the diagonal: this also masks M */
         if (c->delta) mul_inplace(Nt, Dt, t);
     }
 }
 
+/* Channel gates, one row t of M and N: advance four rows i..i+3 of XT (see
+ * channel_scores) by their decays a_t,i and add their terms to M[t,s] and
+ * N[t,s], s < n. Four channels per pass, because M[t,:] is read and written
+ * once per pass and the loop is otherwise bound by that store-to-load
+ * latency. */
+static void channel_scores_4(int n, int C, int delta, float *restrict x, const float *a,
+                             const float *q, const float *k, float *restrict Mt,
+                             float *restrict Nt)
+{
+    float *restrict x0 = x, *restrict x1 = x + C, *restrict x2 = x + 2 * C,
+                    *restrict x3 = x + 3 * C;
+    if (delta) {
+#pragma omp simd
+        for (int s = 0; s < n; s++) {
+            const float y0 = x0[s] * a[0], y1 = x1[s] * a[1], y2 = x2[s] * a[2],
+                        y3 = x3[s] * a[3];
+            x0[s] = y0, x1[s] = y1, x2[s] = y2, x3[s] = y3;
+            Mt[s] += q[0] * y0 + q[1] * y1 + q[2] * y2 + q[3] * y3;
+            Nt[s] += k[0] * y0 + k[1] * y1 + k[2] * y2 + k[3] * y3;
+        }
+    } else {
+#pragma omp simd
+        for (int s = 0; s < n; s++) {
+            const float y0 = x0[s] * a[0], y1 = x1[s] * a[1], y2 = x2[s] * a[2],
+                        y3 = x3[s] * a[3];
+            x0[s] = y0, x1[s] = y1, x2[s] = y2, x3[s] = y3;
+            Mt[s] += q[0] * y0 + q[1] * y1 + q[2] * y2 + q[3] * y3;
+        }
+    }
+}
+
+/* The same for a single channel (the Dk % 4 left over). */
+static void channel_scores_1(int n, int delta, float *restrict x, float a, float q, float k,
+                             float *restrict Mt, float *restrict Nt)
+{
+#pragma omp simd
+    for (int s = 0; s < n; s++) {
+        const float y = x[s] * a;
+        x[s] = y;
+        Mt[s] += q * y;
+        if (delta) Nt[s] += k * y;
+    }
+}
+
 /* Channel gates: M[t,s] = sum_i Q[t,i] X[s,i], N[t,s] = sum_i K[t,i] X[s,i]
- * with X[s,i] = K[s,i] P[t,s,i]. X is kept transposed (XT[i][s], in ws->P) and
- * advanced by one decay per row t, so the inner loops run over s, contiguous,
- * without reductions. */
+ * with X[s,i] = K[s,i] P[t,s,i]. X is kept transposed (XT[i][s], in ws->P)
+ * and advanced by one decay per row t, so the inner loops run over s,
+ * contiguous, without reductions. */
 static void channel_scores(const k_linattn_cfg *c, const chunk *ch, chunk_ws *ws)
 {
     const int L = ch->L, C = c->chunk, Dk = c->Dk;
+    float *XT = ws->P;
+    /* Columns s >= t of XT are zero until row t reaches them, so the loops
+     * over s may run on to a whole number of vectors (no scalar tail) and
+     * only add zeros to M and N there. */
+    memset(XT, 0, sizeof(float) * Dk * C);
     for (int t = 0; t < L; t++) {
-        float *restrict Mt = ws->M + (size_t)t * C;
-        float *restrict Nt = ws->N + (size_t)t * C;
-        memset(Mt, 0, sizeof(float) * L);
-        if (c->delta) memset(Nt, 0, sizeof(float) * L);
+        float *Mt = ws->M + (size_t)t * C, *Nt = ws->N + (size_t)t * C;
         const float *a = ws->a + (size_t)t * Dk, *q = ch->Q + (size_t)t * Dk,
                     *k = ch->K + (size_t)t * Dk;
-        for (int i = 0; i < Dk; i++) {
-            float *restrict x = ws->P + (size_t)i * C;
-            const float ai = a[i], qi = q[i], ki = k[i];
-            if (c->delta) {
-#pragma omp simd
-                for (int s = 0; s < t; s++) {
-                    const float xs = x[s] * ai;
-                    x[s] = xs;
-                    Mt[s] += qi * xs;
-                    Nt[s] += ki * xs;
-                }
-            } else {
-#pragma omp simd
-                for (int s = 0; s < t; s++) {
-                    const float xs = x[s] * ai;
-                    x[s] = xs;
-                    Mt[s] += qi * xs;
-                }
-            }
-            x[t] = ki;
-            Mt[t] += qi * ki;
-        }
+        const int t_vec = imin(C, (t + VEC_FLOATS - 1) / VEC_FLOATS * VEC_FLOATS);
+        fill(Mt, 0, imax(L, t_vec));
+        if (c->delta) fill(Nt, 0, imax(L, t_vec));
+        int i = 0;
+        for (; i + 4 <= Dk; i += 4)
+            channel_scores_4(t_vec, C, c->delta, XT + (size_t)i * C, a + i, q + i, k + i, Mt, Nt);
+        for (; i < Dk; i++)
+            channel_scores_1(t_vec, c->delta, XT + (size_t)i * C, a[i], q[i], k[i], Mt, Nt);
+        /* s = t: P = 1; N has no diagonal. */
+        for (i = 0; i < Dk; i++) XT[(size_t)i * C + t] = k[i];
+        Mt[t] = dot(q, k, Dk);
     }
 }
 
@@ -807,8 +845,7 @@ static void bwd_scores_scalar(const k_linattn_cfg *c, const head *hd, const chun
                 for (int s = 0; s < t; s++) dGs[s] -= F[s] * Mt[s];
             }
         }
-        mul_inplace(F, Dt, t + 1);
-        fill(F + t + 1, 0, L - t - 1);
+        mul_inplace(F, Dt, L); /* and masks F */
         if (c->delta) {
             mul_inplace(E, Dt, t);
             E[t] = 0; /* ssymm reads the diagonal */
@@ -819,6 +856,71 @@ static void bwd_scores_scalar(const k_linattn_cfg *c, const head *hd, const chun
     if (c->delta)
         cblas_ssymm(CblasRowMajor, CblasLeft, CblasLower, L, Dk, 1, ws->dA, C, ch->K, Dk, 1,
                     ws->dK, Dk);
+}
+
+/* Channel gates, backward, the pairs (t, s..s+3): advance rows s..s+3 of P
+ * by a_t and add
+ *   dQM[t] += sum dM[t,s] K[s]*P,  dKN[t] += sum dN[t,s] K[s]*P,
+ *   dKkey[s] += (dM[t,s] Q[t] + dN[t,s] K[t])*P.
+ * Four pairs per pass, because row t of dQM and dKN is read and written once
+ * per pass and the loop is otherwise bound by that store-to-load latency. */
+static void channel_bwd_4(int Dk, int delta, const float *restrict a, const float *restrict q,
+                          const float *restrict k, const float *m, const float *n,
+                          float *restrict P, const float *restrict Ks, float *restrict acc,
+                          float *restrict dqm, float *restrict dkn)
+{
+    float *restrict p0 = P, *restrict p1 = P + Dk, *restrict p2 = P + 2 * Dk,
+                    *restrict p3 = P + 3 * Dk;
+    float *restrict c0 = acc, *restrict c1 = acc + Dk, *restrict c2 = acc + 2 * Dk,
+                    *restrict c3 = acc + 3 * Dk;
+    const float *k0 = Ks, *k1 = Ks + Dk, *k2 = Ks + 2 * Dk, *k3 = Ks + 3 * Dk;
+    if (delta) {
+#pragma omp simd
+        for (int i = 0; i < Dk; i++) {
+            const float y0 = p0[i] * a[i], y1 = p1[i] * a[i], y2 = p2[i] * a[i],
+                        y3 = p3[i] * a[i];
+            p0[i] = y0, p1[i] = y1, p2[i] = y2, p3[i] = y3;
+            const float x0 = k0[i] * y0, x1 = k1[i] * y1, x2 = k2[i] * y2, x3 = k3[i] * y3;
+            dqm[i] += m[0] * x0 + m[1] * x1 + m[2] * x2 + m[3] * x3;
+            dkn[i] += n[0] * x0 + n[1] * x1 + n[2] * x2 + n[3] * x3;
+            c0[i] += (m[0] * q[i] + n[0] * k[i]) * y0;
+            c1[i] += (m[1] * q[i] + n[1] * k[i]) * y1;
+            c2[i] += (m[2] * q[i] + n[2] * k[i]) * y2;
+            c3[i] += (m[3] * q[i] + n[3] * k[i]) * y3;
+        }
+    } else {
+#pragma omp simd
+        for (int i = 0; i < Dk; i++) {
+            const float y0 = p0[i] * a[i], y1 = p1[i] * a[i], y2 = p2[i] * a[i],
+                        y3 = p3[i] * a[i];
+            p0[i] = y0, p1[i] = y1, p2[i] = y2, p3[i] = y3;
+            dqm[i] += m[0] * k0[i] * y0 + m[1] * k1[i] * y1 + m[2] * k2[i] * y2 +
+                      m[3] * k3[i] * y3;
+            c0[i] += m[0] * q[i] * y0;
+            c1[i] += m[1] * q[i] * y1;
+            c2[i] += m[2] * q[i] * y2;
+            c3[i] += m[3] * q[i] * y3;
+        }
+    }
+}
+
+/* The same for a single pair (the t % 4 left over). */
+static void channel_bwd_1(int Dk, int delta, const float *restrict a, const float *restrict q,
+                          const float *restrict k, float m, float n, float *restrict p,
+                          const float *restrict ks, float *restrict acc, float *restrict dqm,
+                          float *restrict dkn)
+{
+#pragma omp simd
+    for (int i = 0; i < Dk; i++) {
+        const float y = p[i] * a[i], x = ks[i] * y;
+        p[i] = y;
+        dqm[i] += m * x;
+        acc[i] += m * q[i] * y;
+        if (delta) {
+            dkn[i] += n * x;
+            acc[i] += n * k[i] * y;
+        }
+    }
 }
 
 /* Channel gates: backward through M and N with the running products
@@ -836,34 +938,21 @@ static void bwd_scores_channel(const k_linattn_cfg *c, const head *hd, const chu
     memset(ws->dKkey, 0, sizeof(float) * n);
     for (int t = 0; t < L; t++) {
         const size_t r = (size_t)t * Dk;
-        const float *restrict a = ws->a + r, *restrict q = ch->Q + r, *restrict k = ch->K + r;
+        const float *a = ws->a + r, *q = ch->Q + r, *k = ch->K + r;
         const float *dMt = ws->dM + (size_t)t * C, *dNt = ws->dA + (size_t)t * C;
-        float *restrict dqm = ws->dQM + r, *restrict dkn = ws->dKN + r;
-        for (int s = 0; s < t; s++) {
-            float *restrict p = ws->P + (size_t)s * Dk, *restrict acc = ws->dKkey + (size_t)s * Dk;
-            const float *restrict ks = ch->K + (size_t)s * Dk;
-            const float m = dMt[s];
-            if (c->delta) {
-                const float nn = dNt[s];
-#pragma omp simd
-                for (int i = 0; i < Dk; i++) {
-                    const float pp = p[i] * a[i], x = ks[i] * pp;
-                    p[i] = pp;
-                    dqm[i] += m * x;
-                    dkn[i] += nn * x;
-                    acc[i] += (m * q[i] + nn * k[i]) * pp;
-                }
-            } else {
-#pragma omp simd
-                for (int i = 0; i < Dk; i++) {
-                    const float pp = p[i] * a[i];
-                    p[i] = pp;
-                    dqm[i] += m * ks[i] * pp;
-                    acc[i] += m * q[i] * pp;
-                }
-            }
+        float *dqm = ws->dQM + r, *dkn = ws->dKN + r;
+        int s = 0;
+        for (; s + 4 <= t; s += 4) {
+            const size_t rs = (size_t)s * Dk;
+            channel_bwd_4(Dk, c->delta, a, q, k, dMt + s, dNt + s, ws->P + rs, ch->K + rs,
+                          ws->dKkey + rs, dqm, dkn);
         }
-        /* s = t: P = 1, and N has no diagonal. */
+        for (; s < t; s++) {
+            const size_t rs = (size_t)s * Dk;
+            channel_bwd_1(Dk, c->delta, a, q, k, dMt[s], c->delta ? dNt[s] : 0.0f, ws->P + rs,
+                          ch->K + rs, ws->dKkey + rs, dqm, dkn);
+        }
+        /* s = t: P = 1; N has no diagonal. */
         fill(ws->P + r, 1, Dk);
         axpy(dqm, dMt[t], k, Dk);
         axpy(ws->dKkey + r, dMt[t], q, Dk);

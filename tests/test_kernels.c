@@ -46,13 +46,6 @@ static float *rnd_buf(size_t n, float lo, float hi)
 
 static float *zeros(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
 
-static float *copy_of(const float *x, size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    memcpy(p, x, n * sizeof *p);
-    return p;
-}
-
 static k_shape shape(int rank, int d0, int d1, int d2, int d3)
 {
     k_shape s = {rank, {d0, d1, d2, d3}};
@@ -1029,8 +1022,9 @@ TEST(adamw)
     k_adamw_update(&h, 1, p, g, m, v, 1);      /* decayed */
     k_adamw_update(&h, 1, p + 1, g, m + 1, v + 1, 0); /* not decayed */
     /* step 1: m = 0.05, v = 0.00025, mhat = 0.5, vhat = 0.25 -> update 0.1 * 0.5 / 0.5 */
-    CHECK_NEAR(m[0], 0.05f, 1e-8);
-    CHECK_NEAR(v[0], 0.00025f, 1e-10);
+    /* (float arithmetic: 1 - 0.999f is 0.001 only to ~1e-5 relative) */
+    CHECK_NEAR(m[0], 0.05, 1e-7);
+    CHECK_NEAR(v[0], 0.00025, 1e-8);
     CHECK_NEAR(p[0], 1.0 * (1 - 0.01) - 0.1 * 0.5 / (0.5 + 1e-8), 1e-6);
     CHECK_NEAR(p[1], 1.0 - 0.1 * 0.5 / (0.5 + 1e-8), 1e-6);
 
@@ -1046,7 +1040,7 @@ TEST(adamw)
     P -= 0.1 * mhat / (sqrt(vhat) + 1e-8);
     CHECK_NEAR(p[0], P, 1e-6);
     CHECK_NEAR(m[0], M, 1e-7);
-    CHECK_NEAR(v[0], Vv, 1e-9);
+    CHECK_NEAR(v[0], Vv, 1e-5 * Vv);
 }
 
 TEST(sumsq_scale)
@@ -1174,6 +1168,18 @@ TEST(thread_count_independence)
     omp_set_num_threads(saved_threads);
     free(g_x); free(g_y); free(g_w); free(g_g); free(g_ids);
 }
+
+#include <time.h>
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+#undef RUN
+#define RUN(name) do { double t0_ = now(); int before_ = test_failed_checks; test_##name(); \
+    if (test_failed_checks == before_) test_passed++; else { test_failed++; fprintf(stderr, "FAIL %s\n", #name); } \
+    fprintf(stderr, "%-30s %.2fs\n", #name, now() - t0_); } while (0)
 
 int main(void)
 {

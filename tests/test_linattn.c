@@ -496,8 +496,8 @@ static void check_accumulation(int chunk)
         float *alone = *grad_slot(&only, i) = alloc_floats(n[i]);
         bwd_into(&p, &c, saved, &only, scratch);
         for (size_t e = 0; e < n[i]; e++) alone[e] *= 2;
-        CHECK_MSG(same_bits(alone, *grad_slot(&once, i), n[i]), "chunk=%d: gradient %d alone differs",
-                  chunk, i);
+        CHECK_MSG(same_bits(alone, *grad_slot(&once, i), n[i]),
+                  "chunk=%d: gradient %d alone differs", chunk, i);
         free(alone);
     }
     /* No gradient at all must not crash. */
