@@ -201,8 +201,9 @@ enum aa_reduce_op {
  * distribution along an axis. */
 #define aa_softmax(x, axis) aa__reduce(AA_OP_SOFTMAX, (x), (axis), __LINE__)
 #define aa_entropy(p, axis) aa__reduce(AA_OP_ENTROPY, (p), (axis), __LINE__)
-/* Keep the lower (upper) triangle of the last two axes, zero the rest;
- * diagonal 0 keeps the main diagonal, -1 excludes it. */
+/* Keep the lower (upper) triangle of the last two axes, zero the rest, as
+ * PyTorch does: tril keeps column j <= row i + diagonal, triu keeps
+ * j >= i + diagonal (tril(x, -1) and triu(x, 1) exclude the main diagonal). */
 #define aa_tril(x, diagonal) aa__mask(0, (x), (diagonal), __LINE__)
 #define aa_triu(x, diagonal) aa__mask(1, (x), (diagonal), __LINE__)
 

@@ -30,16 +30,22 @@ static int ld(int n) { return n > 0 ? n : 1; }
 
 static enum CBLAS_TRANSPOSE tr(int t) { return t ? CblasTrans : CblasNoTrans; }
 
-/* Tile edges for an M x N output: 256 x 256, halved (down to 64) while that
- * gives fewer than 64 tiles, so that mid-sized outputs still spread over
- * many threads. Depends on M and N only. */
+/* GEMM output tiles: see tile_dims. */
+#define GEMM_TILE 256
+#define GEMM_TILE_MIN 128
+#define GEMM_TILES_WANTED 32
+/* Tile edges for an M x N output: GEMM_TILE square, halved (down to
+ * GEMM_TILE_MIN) while that gives fewer than GEMM_TILES_WANTED tiles, so that
+ * mid-sized outputs still spread over many threads; smaller tiles would cost
+ * OpenBLAS efficiency (it re-packs the operands for every call). Depends on
+ * M and N only. */
 static void tile_dims(int M, int N, int *tm, int *tn)
 {
-    int a = 256, b = 256;
+    int a = GEMM_TILE, b = GEMM_TILE;
     for (;;) {
         long tiles = (long)((M + a - 1) / a) * ((N + b - 1) / b);
-        int shrink_a = a > 64 && M > a / 2, shrink_b = b > 64 && N > b / 2;
-        if (tiles >= 64 || (!shrink_a && !shrink_b)) break;
+        int shrink_a = a > GEMM_TILE_MIN && M > a / 2, shrink_b = b > GEMM_TILE_MIN && N > b / 2;
+        if (tiles >= GEMM_TILES_WANTED || (!shrink_a && !shrink_b)) break;
         if (shrink_a && (a >= b || !shrink_b)) a /= 2;
         else b /= 2;
     }
@@ -54,9 +60,10 @@ static void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, c
                  int ldb, float beta, float *C, int ldc)
 {
     if (M <= 0 || N <= 0) return;
-    if (K <= 0) { /* C = beta C */
+    if (K <= 0) { /* an empty sum: C = beta C */
         for (int i = 0; i < M; i++)
-            for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] *= beta;
+            for (int j = 0; j < N; j++)
+                C[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(size_t)i * ldc + j];
         return;
     }
     int tm, tn;

@@ -14,13 +14,16 @@
  */
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "asiarch.h"
 #include "kernels.h"
+#include "kmath.h"
 
 #define PAR_MIN 32768
 #define TILE 64
+
 
 /* ---- shape helpers ----------------------------------------------------------- */
 
@@ -84,13 +87,28 @@ static void row_cumsum(size_t n, const float *x, float *y)
     }
 }
 
+/* Largest of x[0..n). Eight running maxima, so the loop vectorises: one
+ * running max is a serial chain of compares. */
+static float row_max(size_t n, const float *x)
+{
+    float m8[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
+                   -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8)
+        for (int l = 0; l < 8; l++) m8[l] = x[k + l] > m8[l] ? x[k + l] : m8[l];
+    float m = -INFINITY;
+    for (; k < n; k++) m = x[k] > m ? x[k] : m;
+    for (int l = 0; l < 8; l++) m = m8[l] > m ? m8[l] : m;
+    return m;
+}
+
 static void row_softmax(size_t n, const float *x, float *y)
 {
-    float m = -INFINITY;
-    for (size_t k = 0; k < n; k++) m = fmaxf(m, x[k]);
+    float m = row_max(n, x);
     double s = 0.0;
+#pragma omp simd reduction(+ : s)
     for (size_t k = 0; k < n; k++) {
-        y[k] = expf(x[k] - m);
+        y[k] = fast_expf(x[k] - m);
         s += y[k];
     }
     float inv = (float)(1.0 / s);
@@ -168,17 +186,26 @@ static void reduce_cols(int op, size_t n, size_t s, size_t w, const float *x, fl
     case AA_OP_SOFTMAX: {
         float m[TILE];
         for (size_t i = 0; i < w; i++) { m[i] = -INFINITY; acc[i] = 0.0; }
-        for (size_t k = 0; k < n; k++)
-            for (size_t i = 0; i < w; i++) m[i] = fmaxf(m[i], x[k * s + i]);
-        for (size_t k = 0; k < n; k++)
+        for (size_t k = 0; k < n; k++) {
+            const float *r = x + k * s;
+#pragma omp simd
+            for (size_t i = 0; i < w; i++) m[i] = r[i] > m[i] ? r[i] : m[i];
+        }
+        for (size_t k = 0; k < n; k++) {
+            const float *r = x + k * s;
+            float *o = y + k * s;
+#pragma omp simd
             for (size_t i = 0; i < w; i++) {
-                float e = expf(x[k * s + i] - m[i]);
-                y[k * s + i] = e;
-                acc[i] += e;
+                o[i] = fast_expf(r[i] - m[i]);
+                acc[i] += o[i];
             }
+        }
         for (size_t i = 0; i < w; i++) m[i] = (float)(1.0 / acc[i]);
-        for (size_t k = 0; k < n; k++)
-            for (size_t i = 0; i < w; i++) y[k * s + i] *= m[i];
+        for (size_t k = 0; k < n; k++) {
+            float *o = y + k * s;
+#pragma omp simd
+            for (size_t i = 0; i < w; i++) o[i] *= m[i];
+        }
         break;
     }
     default: break;
@@ -353,7 +380,7 @@ void k_mask(int upper, int diagonal, const k_shape *s, const float *x, float *y,
 #pragma omp parallel for schedule(static) if (rows * (size_t)C >= PAR_MIN)
     for (size_t r = 0; r < rows; r++) {
         long i = (long)(r % (size_t)R), lo, hi; /* kept columns: [lo, hi) */
-        if (upper) { lo = i - diagonal; hi = C; }
+        if (upper) { lo = i + diagonal; hi = C; }
         else { lo = 0; hi = i + diagonal + 1; }
         lo = lo < 0 ? 0 : (lo > C ? C : lo);
         hi = hi < lo ? lo : (hi > C ? C : hi);

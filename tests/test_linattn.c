@@ -323,13 +323,14 @@ static void check_against_reference(const problem *p, int chunk)
     for (int i = 0; i < N_INPUTS; i++) free(in.x[i]);
 }
 
-/* T = 70 crosses the recurrent form's checkpoint interval (64). */
+/* T = 70 crosses the recurrent form's checkpoint interval (64); Dk = 5 is
+ * not a multiple of the chunk form's 4-channel blocks. */
 TEST(recurrent_matches_double_reference_and_finite_differences)
 {
     for (int delta = 0; delta <= 1; delta++)
         for (int gate = K_GATE_NONE; gate <= K_GATE_CHANNEL; gate++)
             for (int lam = 0; lam <= 1; lam++) {
-                problem p = problem_new(1, 2, 70, 4, 3, delta, gate, lam, GATES_MILD,
+                problem p = problem_new(1, 2, 70, 5, 3, delta, gate, lam, GATES_MILD,
                                         100 + delta * 10 + gate * 2 + lam);
                 check_against_reference(&p, 0);
                 check_against_reference(&p, 16);
@@ -359,16 +360,21 @@ static void check_chunk_vs_recurrent(const problem *p, int chunk, double tol)
     result_free(&chk);
 }
 
-static void chunk_vs_recurrent_all_modes(int T, int chunk, enum gate_strength strength)
+static void chunk_vs_recurrent_dims(int T, int Dk, int Dv, int chunk, enum gate_strength strength)
 {
     for (int delta = 0; delta <= 1; delta++)
         for (int gate = K_GATE_NONE; gate <= K_GATE_CHANNEL; gate++)
             for (int lam = 0; lam <= 1; lam++) {
-                problem p = problem_new(2, 3, T, 16, 24, delta, gate, lam, strength,
+                problem p = problem_new(2, 3, T, Dk, Dv, delta, gate, lam, strength,
                                         1000 + T + delta * 10 + gate * 2 + lam);
                 check_chunk_vs_recurrent(&p, chunk, 2e-4);
                 problem_free(&p);
             }
+}
+
+static void chunk_vs_recurrent_all_modes(int T, int chunk, enum gate_strength strength)
+{
+    chunk_vs_recurrent_dims(T, 16, 24, chunk, strength);
 }
 
 TEST(chunk_matches_recurrent_T_not_multiple_of_chunk)
@@ -386,6 +392,14 @@ TEST(chunk_matches_recurrent_T_shorter_than_chunk)
 TEST(chunk_matches_recurrent_strongly_negative_gates)
 {
     chunk_vs_recurrent_all_modes(150, 64, GATES_STRONG);
+}
+
+/* Head sizes and a chunk that are not multiples of the kernel's blocking
+ * (4 channels, 16-float vectors). */
+TEST(chunk_matches_recurrent_odd_sizes)
+{
+    chunk_vs_recurrent_dims(100, 7, 5, 24, GATES_MILD);
+    chunk_vs_recurrent_dims(100, 7, 5, 24, GATES_STRONG);
 }
 
 /* The typical head size, a full chunk and a ragged tail. */
@@ -566,6 +580,7 @@ int main(void)
     RUN(chunk_matches_recurrent_T_not_multiple_of_chunk);
     RUN(chunk_matches_recurrent_T_shorter_than_chunk);
     RUN(chunk_matches_recurrent_strongly_negative_gates);
+    RUN(chunk_matches_recurrent_odd_sizes);
     RUN(chunk_matches_recurrent_head_dim_32);
     RUN(same_bits_with_one_and_two_threads);
     RUN(backward_accumulates_and_skips_null_gradients);
