@@ -13,6 +13,7 @@
 #define ASIARCH_KMATH_H
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 
 static inline float bitsel(int c, float a, float b)
@@ -43,5 +44,20 @@ static inline float fast_expf(float x)
 }
 
 static inline float sigmoidf(float v) { return 1.0f / (1.0f + fast_expf(-v)); }
+
+/* Largest of x[0..n). Eight running maxima, so the loop vectorises: one
+ * running max is a serial chain of compares. */
+static inline float row_max(size_t n, const float *x)
+{
+    float m8[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
+                   -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8)
+        for (int l = 0; l < 8; l++) m8[l] = x[k + l] > m8[l] ? x[k + l] : m8[l];
+    float m = -INFINITY;
+    for (; k < n; k++) m = x[k] > m ? x[k] : m;
+    for (int l = 0; l < 8; l++) m = m8[l] > m ? m8[l] : m;
+    return m;
+}
 
 #endif /* ASIARCH_KMATH_H */

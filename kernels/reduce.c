@@ -87,20 +87,6 @@ static void row_cumsum(size_t n, const float *x, float *y)
     }
 }
 
-/* Largest of x[0..n). Eight running maxima, so the loop vectorises: one
- * running max is a serial chain of compares. */
-static float row_max(size_t n, const float *x)
-{
-    float m8[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
-                   -INFINITY, -INFINITY, -INFINITY, -INFINITY};
-    size_t k = 0;
-    for (; k + 8 <= n; k += 8)
-        for (int l = 0; l < 8; l++) m8[l] = x[k + l] > m8[l] ? x[k + l] : m8[l];
-    float m = -INFINITY;
-    for (; k < n; k++) m = x[k] > m ? x[k] : m;
-    for (int l = 0; l < 8; l++) m = m8[l] > m ? m8[l] : m;
-    return m;
-}
 
 static void row_softmax(size_t n, const float *x, float *y)
 {

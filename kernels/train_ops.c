@@ -61,20 +61,6 @@ void k_embed_bwd(size_t n, int D, int V, const int32_t *ids, const float *dy, fl
 static int valid_target(int32_t t, int V) { return t >= 0 && t < V; }
 
 /* Softmax of one row into p (when p is given); returns log-sum-exp. */
-/* Largest of x[0..n). Eight running maxima, so the loop vectorises: one
- * running max is a serial chain of compares. */
-static float row_max(size_t n, const float *x)
-{
-    float m8[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
-                   -INFINITY, -INFINITY, -INFINITY, -INFINITY};
-    size_t k = 0;
-    for (; k + 8 <= n; k += 8)
-        for (int l = 0; l < 8; l++) m8[l] = x[k + l] > m8[l] ? x[k + l] : m8[l];
-    float m = -INFINITY;
-    for (; k < n; k++) m = x[k] > m ? x[k] : m;
-    for (int l = 0; l < 8; l++) m = m8[l] > m ? m8[l] : m;
-    return m;
-}
 
 static double row_softmax_lse(int V, const float *x, float *p)
 {
