@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "kernels.h"
+
 static double now(void)
 {
     struct timespec t;
@@ -39,7 +41,8 @@ int main(int argc, char **argv)
         double gf = 2.0 * n * (double)n * n / t / 1e9;
         if (r > 0 && gf > best) best = gf;
     }
-    printf("{\"sgemm_gflops\": %.2f, \"n\": %d, \"threads\": %d}\n", best, n, omp_get_max_threads());
+    printf("{\"sgemm_gflops\": %.2f, \"n\": %d, \"threads\": %d, \"core\": \"%s\"}\n", best, n,
+           omp_get_max_threads(), k_blas_corename());
     free(a);
     free(b);
     free(c);

@@ -18,11 +18,12 @@
 
 #include "arch.h"
 #include "cli.h"
+#include "kernels.h"
 #include "runtime.h"
 
 typedef struct train_opts {
     const char *name, *scale, *data_dir, *save, *checkpoint;
-    int steps, threads, json, list, mqar, batches;
+    int steps, threads, json, list, mqar, batches, profile;
     long long seed;
     float lr;
 } train_opts;
@@ -43,6 +44,7 @@ static void train_usage(FILE *out)
             "  --data DIR      corpus directory with train.bin and val.bin (default: asiarch data's)\n"
             "  --no-mqar       skip the MQAR recall probe\n"
             "  --save FILE     write the trained parameters to FILE\n"
+            "  --profile       print forward/backward time per op kind (stderr) after training\n"
             "  --json          print one JSON object with the metrics on stdout\n"
             "  --list          list the reference mixers\n");
 }
@@ -63,7 +65,7 @@ static void eval_usage(FILE *out)
 }
 
 enum { OPT_STEPS = 256, OPT_SEED, OPT_LR, OPT_THREADS, OPT_DATA, OPT_NO_MQAR, OPT_SAVE, OPT_JSON, OPT_LIST,
-       OPT_SCALE, OPT_CKPT, OPT_BATCHES };
+       OPT_SCALE, OPT_CKPT, OPT_BATCHES, OPT_PROFILE };
 
 static const struct option long_opts[] = {
     {"scale", required_argument, 0, OPT_SCALE}, {"steps", required_argument, 0, OPT_STEPS},
@@ -72,6 +74,7 @@ static const struct option long_opts[] = {
     {"no-mqar", no_argument, 0, OPT_NO_MQAR},   {"save", required_argument, 0, OPT_SAVE},
     {"json", no_argument, 0, OPT_JSON},         {"list", no_argument, 0, OPT_LIST},
     {"checkpoint", required_argument, 0, OPT_CKPT}, {"batches", required_argument, 0, OPT_BATCHES},
+    {"profile", no_argument, 0, OPT_PROFILE},
     {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
 
 static int parse_int(const char *cmd, const char *flag, const char *s, long long lo, long long hi, long long *out)
@@ -118,6 +121,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, train_opts *o)
         case OPT_CKPT: o->checkpoint = optarg; break;
         case OPT_JSON: o->json = 1; break;
         case OPT_LIST: o->list = 1; break;
+        case OPT_PROFILE: o->profile = 1; break;
         case 'h': return 1;
         default:
             cli_error(cmd, "unknown or incomplete option '%s' (see `asiarch %s --help`)", argv[optind - 1], cmd);
@@ -231,6 +235,7 @@ static void print_metrics(const rt_metrics *mt, int json)
         add_number(o, "flops_per_token", mt->flops_per_token);
         cJSON_AddNumberToObject(o, "peak_rss_bytes", (double)mt->peak_rss_bytes);
         cJSON_AddNumberToObject(o, "threads", mt->threads);
+        cJSON_AddStringToObject(o, "blas_core", k_blas_corename());
         cJSON_AddBoolToObject(o, "diverged", mt->diverged);
         cJSON_AddStringToObject(o, "graph_hash", hash);
         char *s = cJSON_PrintUnformatted(o);
@@ -243,8 +248,8 @@ static void print_metrics(const rt_metrics *mt, int json)
     printf("  train loss %.4f   val loss %.4f   val bits/byte %.4f   (unigram entropy %.4f)\n", mt->train_loss,
            mt->val_loss, mt->val_bpb, mt->unigram_entropy);
     if (mt->mqar_acc >= 0) printf("  MQAR accuracy %.3f\n", mt->mqar_acc);
-    printf("  %.0f tokens/s on %d threads, %.1f s training, %.1f s total, peak memory %.1f MiB\n",
-           mt->tokens_per_s, mt->threads, mt->train_seconds, mt->total_seconds, mt->peak_rss_bytes / 1048576.0);
+    printf("  %.0f tokens/s on %d threads (OpenBLAS %s kernels), %.1f s training, %.1f s total, peak memory %.1f MiB\n",
+           mt->tokens_per_s, mt->threads, k_blas_corename(), mt->train_seconds, mt->total_seconds, mt->peak_rss_bytes / 1048576.0);
     if (mt->diverged) printf("  DIVERGED: the loss became NaN/Inf at step %d; training stopped\n", mt->steps);
 }
 
@@ -290,7 +295,7 @@ int cmd_train(int argc, char **argv)
     if (!ref) return EXIT_USAGE;
     dt_tokens train = {0}, val = {0};
     if (load_corpus("train", o.data_dir, &train, &val) < 0) return EXIT_USAGE;
-    rt_train_io io = {.train = &train, .val = &val, .save_path = o.save,
+    rt_train_io io = {.train = &train, .val = &val, .save_path = o.save, .profile = o.profile ? stderr : NULL,
                       .progress = cli_is_tty() && !o.json ? progress : NULL};
     rt_metrics mt;
     char err[512];

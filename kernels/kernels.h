@@ -160,4 +160,10 @@ void k_adamw_update(const k_adamw *h, size_t n, float *p, const float *grad, flo
 double k_sumsq(size_t n, const float *x);
 void k_scale_inplace(size_t n, float *x, float s);
 
+/* ---- BLAS ---------------------------------------------------------------------------- */
+
+/* The OpenBLAS kernel family in use ("Haswell", "Cooperlake", ...): it sets
+ * the GEMM speed, so benchmarks report it. OPENBLAS_CORETYPE overrides it. */
+const char *k_blas_corename(void);
+
 #endif /* ASIARCH_KERNELS_H */

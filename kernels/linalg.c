@@ -81,6 +81,61 @@ static void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, c
     }
 }
 
+/* Weight gradients (dW = dy^T x) have a small output and a long reduction
+ * (batch x time rows): tiling the output gives one or two tiles, so one
+ * thread would do all the work. Instead the reduction is cut into a fixed
+ * number of slices (a function of its length only), each slice's product
+ * goes to its own buffer in parallel, and the buffers are added to C in slice
+ * order: parallel, and still independent of the thread count. */
+#define SPLIT_ROWS 1024   /* reduction rows per slice */
+#define SPLIT_MAX 8
+
+static float *split_buffer(size_t floats)
+{
+    /* Grow-only, reused across calls: no allocation per training step. */
+    static float *buf;
+    static size_t cap;
+    if (floats > cap) {
+        free(buf);
+        buf = malloc(floats * sizeof *buf);
+        if (!buf) {
+            fprintf(stderr, "asiarch: out of memory (%zu floats) in a weight-gradient GEMM\n", floats);
+            abort();
+        }
+        cap = floats;
+    }
+    return buf;
+}
+
+/* C[M,N] += A^T B with A [K,M], B [K,N] (both row-major, K long). */
+static void gemm_tn_accumulate(int M, int N, int K, const float *A, const float *B, float *C)
+{
+    int tm, tn;
+    tile_dims(M, N, &tm, &tn);
+    int tiles = ((M + tm - 1) / tm) * ((N + tn - 1) / tn);
+    int slices = K / SPLIT_ROWS < SPLIT_MAX ? K / SPLIT_ROWS : SPLIT_MAX;
+    if (tiles >= 4 || slices < 2) {
+        gemm(1, 0, M, N, K, A, M, B, N, 1.0f, C, N);
+        return;
+    }
+    size_t mn = (size_t)M * N;
+    float *part = split_buffer(mn * (size_t)slices);
+#pragma omp parallel for schedule(static)
+    for (int s = 0; s < slices; s++) {
+        int k0 = (int)((long)K * s / slices), k1 = (int)((long)K * (s + 1) / slices);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, N, k1 - k0, 1.0f, A + (size_t)k0 * M, M,
+                    B + (size_t)k0 * N, N, 0.0f, part + mn * (size_t)s, N);
+    }
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < mn; i++) {
+        float acc = C[i];
+        for (int s = 0; s < slices; s++) acc += part[mn * (size_t)s + i];
+        C[i] = acc;
+    }
+}
+
+const char *k_blas_corename(void) { return openblas_get_corename(); }
+
 /* The same product as one call, for callers already inside a parallel loop. */
 static void gemm_serial(int ta, int tb, int M, int N, int K, const float *A, int lda,
                         const float *B, int ldb, float beta, float *C, int ldc)
@@ -130,7 +185,7 @@ void k_linear_bwd(int M, int K, int N, const float *x, const float *W, const flo
         return;
     }
     if (dx) gemm(0, 0, M, K, N, dy, N, W, K, 1.0f, dx, K); /* dx[M,K] += dy[M,N] W[N,K] */
-    if (dW) gemm(1, 0, N, K, M, dy, N, x, K, 1.0f, dW, K); /* dW[N,K] += dy^T x */
+    if (dW) gemm_tn_accumulate(N, K, M, dy, x, dW);         /* dW[N,K] += dy^T x */
     if (dbias) column_sums(M, N, dy, dbias);
 }
 

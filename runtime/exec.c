@@ -191,7 +191,12 @@ float rt_forward(rt_model *m, const int32_t *tokens, const int32_t *targets)
     size_t bt = (size_t)g->dims.batch * (size_t)g->dims.time;
     if (g->tokens > 0 && tokens) memcpy(m->val[g->tokens], tokens, bt * sizeof *tokens);
     if (g->targets > 0 && targets) memcpy(m->val[g->targets], targets, bt * sizeof *targets);
-    for (int i = 1; i < g->n_nodes; i++) forward_node(m, i);
+    for (int i = 1; i < g->n_nodes; i++) {
+        if (!m->profile) { forward_node(m, i); continue; }
+        double t0 = rt_now();
+        forward_node(m, i);
+        m->prof_fwd[g->nodes[i].op] += rt_now() - t0;
+    }
     m->loss = g->loss > 0 ? m->val[g->loss][0] : 0.0f;
     return m->loss;
 }
@@ -379,9 +384,30 @@ void rt_backward(rt_model *m)
     m->grad[g->loss][0] = 1.0f;
     for (int i = g->loss; i > 0; i--) {
         if (!m->needs_grad[i] || g->nodes[i].op == IR_PARAM) continue;
+        double t0 = m->profile ? rt_now() : 0;
         zero_new_gradients(m, i);
         backward_node(m, i);
+        if (m->profile) m->prof_bwd[g->nodes[i].op] += rt_now() - t0;
     }
+}
+
+void rt_model_set_profile(rt_model *m, int on) { m->profile = on; }
+
+void rt_model_print_profile(const rt_model *m, FILE *out)
+{
+    double total = 0;
+    for (int op = 0; op < IR_OP_COUNT; op++) total += m->prof_fwd[op] + m->prof_bwd[op];
+    if (total <= 0) return;
+    fprintf(out, "%-16s %10s %10s %7s\n", "op", "forward s", "backward s", "share");
+    for (int op = 0; op < IR_OP_COUNT; op++) {
+        double t = m->prof_fwd[op] + m->prof_bwd[op];
+        if (t <= 0) continue;
+        ir_node probe = {.op = (ir_op)op};
+        const char *name = op == IR_UNARY ? "unary" : op == IR_BINARY ? "binary" : op == IR_REDUCE ? "reduce"
+                           : op == IR_MASK ? "mask" : ir_op_name(&probe);
+        fprintf(out, "%-16s %10.3f %10.3f %6.1f%%\n", name, m->prof_fwd[op], m->prof_bwd[op], 100 * t / total);
+    }
+    fprintf(out, "%-16s %21.3f\n", "total", total);
 }
 
 float *rt_value(rt_model *m, int node) { return node > 0 && node < m->g->n_nodes ? m->val[node] : NULL; }

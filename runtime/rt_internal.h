@@ -21,6 +21,10 @@ struct rt_model {
     unsigned char *needs_grad;
     int *last_use, *last_grad_use;
     float loss;
+    /* Per-op time, seconds, forward and backward (rt_model_profile). */
+    int profile;
+    double prof_fwd[IR_OP_COUNT], prof_bwd[IR_OP_COUNT];
+    double prof_linattn_fwd, prof_linattn_bwd;
 };
 
 void rt_linattn_cfg(const ir_graph *g, const ir_node *n, k_linattn_cfg *c);

@@ -95,6 +95,11 @@ const float *rt_logits(const rt_model *m);
  * gradient norm before clipping. step is 1-based. */
 double rt_adamw_step(rt_model *m, const rt_config *cfg, float lr, int step);
 
+/* Time every op (a little overhead per node) and print a table of forward
+ * and backward seconds per op kind. */
+void rt_model_set_profile(rt_model *m, int on);
+void rt_model_print_profile(const rt_model *m, FILE *out);
+
 /* Bytes of the three arenas (parameters+optimiser, activations, gradients). */
 typedef struct rt_memory { size_t params, activations, gradients, scratch; } rt_memory;
 rt_memory rt_model_memory(const rt_model *m);
@@ -128,6 +133,7 @@ typedef struct rt_train_io {
     rt_progress_fn progress;
     void *progress_ctx;
     const char *save_path;          /* NULL, or where to save the trained parameters */
+    FILE *profile;                  /* NULL, or where to print per-op times after training */
 } rt_train_io;
 
 /* Train the mixer under cfg on io->train, evaluate on io->val, run the MQAR

@@ -108,7 +108,10 @@ int rt_train(const rt_config *cfg, rt_mixer_fn mixer, const char *name, const ch
 
     dt_loader ld;
     dt_loader_init(&ld, io->train, cfg->dims.batch, cfg->dims.time, cfg->seed, 1);
+    rt_model_set_profile(m, io->profile != NULL);
     int done = optimise(m, cfg, &ld, io, &out->train_loss, &out->train_seconds);
+    if (io->profile) rt_model_print_profile(m, io->profile);
+    rt_model_set_profile(m, 0);
     if (done < 0) {
         snprintf(err, errlen, "out of memory allocating a batch");
         rt_model_free(m);
