@@ -63,7 +63,7 @@ static void forward_layout(rt_model *m, const ir_node *n, float *y)
     const float *xv = in_val(m, n, 0);
     k_shape sx = shape_of(x), sy = shape_of(n);
     switch (n->op) {
-    case IR_RESHAPE: memcpy(y, xv, ir_numel(n) * sizeof *y); break;
+    case IR_RESHAPE: break;   /* an alias of its input (plan.c) */
     case IR_PERMUTE: k_permute(&sx, n->iattr, xv, y, 0); break;
     case IR_SLICE: k_slice_fwd(&sx, n->iattr[0], n->iattr[1], n->iattr[2], xv, y); break;
     case IR_EXPAND: k_expand_fwd(&sx, xv, &sy, y); break;
@@ -209,9 +209,6 @@ static void backward_layout(rt_model *m, const ir_node *n, const float *dy)
     float *dx = in_grad(m, n, 0);
     k_shape sx = shape_of(x), sy = shape_of(n);
     switch (n->op) {
-    case IR_RESHAPE:
-        if (dx) add_into(ir_numel(n), dy, dx);
-        break;
     case IR_PERMUTE: {
         int inv[K_MAX_RANK] = {0, 1, 2, 3};
         for (int i = 0; i < n->rank; i++) inv[n->iattr[i]] = i;
@@ -363,16 +360,19 @@ static void backward_node(rt_model *m, int id)
     }
 }
 
-/* Zero the activation-gradient buffers that node id is the first to write. */
+/* Zero the activation-gradient buffers that node id is the first to write
+ * (a reshape's gradient is its root's buffer, so roots are what count). */
 static void zero_new_gradients(rt_model *m, int id)
 {
     const ir_node *n = &m->g->nodes[id];
     for (int a = 0; a < n->n_in; a++) {
         int j = n->in[a];
-        if (j <= 0 || !m->needs_grad[j] || m->g->nodes[j].op == IR_PARAM || m->last_grad_use[j] != id) continue;
-        int seen = 0;   /* the same input twice: zero once */
-        for (int b = 0; b < a; b++) seen |= n->in[b] == j;
-        if (!seen) memset(m->grad[j], 0, ir_numel(&m->g->nodes[j]) * sizeof(float));
+        if (j <= 0 || !m->needs_grad[j]) continue;
+        int root = m->storage[j];
+        if (m->g->nodes[root].op == IR_PARAM || m->last_grad_use[root] != id) continue;
+        int seen = 0;   /* the same buffer twice: zero once */
+        for (int b = 0; b < a; b++) seen |= n->in[b] > 0 && m->storage[n->in[b]] == root;
+        if (!seen) memset(m->grad[root], 0, ir_numel(&m->g->nodes[root]) * sizeof(float));
     }
 }
 
@@ -383,7 +383,7 @@ void rt_backward(rt_model *m)
     memset(m->param_grads, 0, m->n_param_floats * sizeof(float));
     m->grad[g->loss][0] = 1.0f;
     for (int i = g->loss; i > 0; i--) {
-        if (!m->needs_grad[i] || g->nodes[i].op == IR_PARAM) continue;
+        if (!m->needs_grad[i] || g->nodes[i].op == IR_PARAM || g->nodes[i].op == IR_RESHAPE) continue;
         double t0 = m->profile ? rt_now() : 0;
         zero_new_gradients(m, i);
         backward_node(m, i);

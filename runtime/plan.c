@@ -134,8 +134,10 @@ static size_t scratch_floats(const ir_graph *g, const ir_node *n, int threads)
 /* ---- liveness ---------------------------------------------------------------------- */
 
 /* needs_grad: a parameter, or an op with such an input, that reaches the
- * loss. last_use: the last node reading a value (forward order);
- * last_grad_use: the last consumer that propagates a gradient into it. */
+ * loss. last_use: the last node reading a buffer (forward order);
+ * last_grad_use: the last consumer that propagates a gradient into it.
+ * A reshape owns no memory: its value and gradient alias the buffers of its
+ * storage root, so uses through the alias count as uses of the root. */
 static void analyse(rt_model *m)
 {
     const ir_graph *g = m->g;
@@ -156,21 +158,23 @@ static void analyse(rt_model *m)
         m->needs_grad[i] = m->training && depends[i] && reaches[i];
         m->last_use[i] = i;
         m->last_grad_use[i] = -1;
+        m->storage[i] = i > 0 && g->nodes[i].op == IR_RESHAPE ? m->storage[g->nodes[i].in[0]] : i;
     }
     for (int i = 1; i < n; i++) {
         const ir_node *x = &g->nodes[i];
+        if (x->op == IR_RESHAPE) continue;   /* an alias reads nothing */
         for (int a = 0; a < x->n_in; a++) {
             int j = x->in[a];
             if (j <= 0) continue;
-            m->last_use[j] = i;
-            if (m->needs_grad[i] && m->needs_grad[j] && i > m->last_grad_use[j]) m->last_grad_use[j] = i;
+            int root = m->storage[j];
+            m->last_use[root] = i;
+            if (m->needs_grad[i] && m->needs_grad[j] && i > m->last_grad_use[root]) m->last_grad_use[root] = i;
         }
     }
     /* Inputs, logits and the loss stay readable after forward. */
-    int keep[3] = {g->tokens, g->targets, g->logits};
-    for (int k = 0; k < 3; k++)
-        if (keep[k] > 0) m->last_use[keep[k]] = n;
-    if (g->loss > 0) m->last_use[g->loss] = n;
+    int keep[4] = {g->tokens, g->targets, g->logits, g->loss};
+    for (int k = 0; k < 4; k++)
+        if (keep[k] > 0) m->last_use[m->storage[keep[k]]] = n;
     free(depends);
     free(reaches);
 }
@@ -212,7 +216,7 @@ static int plan_activations(rt_model *m)
     for (int i = 1; i < n; i++) {
         const ir_node *x = &g->nodes[i];
         slot[i] = -1;
-        if (x->op == IR_PARAM) continue;
+        if (x->op == IR_PARAM || x->op == IR_RESHAPE) continue;
         /* Training keeps every activation until the backward has run. */
         iv[count] = (interval){i, m->training ? n : m->last_use[i], align_up(ir_numel(x)), 0};
         slot[i] = count++;
@@ -226,6 +230,7 @@ static int plan_activations(rt_model *m)
     size_t aux_off = act;
     for (int i = 1; i < n; i++) {
         if (slot[i] >= 0) m->val[i] = m->acts + iv[slot[i]].off;
+        if (g->nodes[i].op == IR_RESHAPE) m->val[i] = m->val[m->storage[i]];
         size_t a = aux_floats(g, &g->nodes[i]);
         if (a) {
             m->aux[i] = m->acts + aux_off;
@@ -246,7 +251,7 @@ static int plan_gradients(rt_model *m)
     for (int j = 1; j < n; j++) {
         slot[j] = -1;
         const ir_node *x = &g->nodes[j];
-        if (!m->needs_grad[j] || x->op == IR_PARAM) continue;
+        if (!m->needs_grad[j] || x->op == IR_PARAM || x->op == IR_RESHAPE) continue;
         int first = j == g->loss ? j : m->last_grad_use[j];
         if (first < 0) continue;
         /* Backward runs nodes from n-1 down to 1: time = n - node. */
@@ -256,8 +261,10 @@ static int plan_gradients(rt_model *m)
     m->n_grad_floats = place_intervals(iv, count);
     m->grads = arena_alloc(m->n_grad_floats);
     if (!m->grads) { free(iv); free(slot); return -1; }
-    for (int j = 1; j < n; j++)
+    for (int j = 1; j < n; j++) {
         if (slot[j] >= 0) m->grad[j] = m->grads + iv[slot[j]].off;
+        if (g->nodes[j].op == IR_RESHAPE && m->needs_grad[j]) m->grad[j] = m->grad[m->storage[j]];
+    }
     free(iv);
     free(slot);
     return 0;
@@ -301,7 +308,9 @@ rt_model *rt_model_new(ir_graph *g, int training, char *err, size_t errlen)
     m->needs_grad = calloc((size_t)n, 1);
     m->last_use = calloc((size_t)n, sizeof(int));
     m->last_grad_use = calloc((size_t)n, sizeof(int));
-    if (!m->val || !m->grad || !m->aux || !m->needs_grad || !m->last_use || !m->last_grad_use) goto oom;
+    m->storage = calloc((size_t)n, sizeof(int));
+    if (!m->val || !m->grad || !m->aux || !m->needs_grad || !m->last_use || !m->last_grad_use || !m->storage)
+        goto oom;
     analyse(m);
     if (plan_params(m) < 0 || plan_activations(m) < 0) goto oom;
     if (training && plan_gradients(m) < 0) goto oom;
@@ -338,6 +347,7 @@ void rt_model_free(rt_model *m)
     free(m->needs_grad);
     free(m->last_use);
     free(m->last_grad_use);
+    free(m->storage);
     free(m->param_off);
     ir_graph_free(m->g);
     free(m);

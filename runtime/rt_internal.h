@@ -20,6 +20,8 @@ struct rt_model {
     float **val, **grad, **aux;
     unsigned char *needs_grad;
     int *last_use, *last_grad_use;
+    int *storage;               /* node whose buffers a node uses: itself, or for a
+                                   reshape the root of the reshape chain (an alias) */
     float loss;
     /* Per-op time, seconds, forward and backward (rt_model_profile). */
     int profile;
