@@ -176,6 +176,16 @@ static int load_corpus(const char *cmd, const char *dir_opt, dt_tokens *train, d
     return 0;
 }
 
+/* Subword shards (GPT-2 ids from llm.c's scripts) need a larger vocabulary
+ * than the byte-level default: GPT-2's 50257 when they fit in it. */
+static void fit_vocab(rt_config *cfg, const dt_tokens *train, const dt_tokens *val)
+{
+    int need = train->vocab > val->vocab ? train->vocab : val->vocab;
+    if (need <= cfg->dims.vocab) return;
+    cfg->dims.vocab = need <= 50257 ? 50257 : need;
+    fprintf(stderr, "asiarch: token ids up to %d: using a vocabulary of %d\n", need - 1, cfg->dims.vocab);
+}
+
 static void list_refs(int json)
 {
     int n;
@@ -246,7 +256,7 @@ static void print_metrics(const rt_metrics *mt, int json)
     }
     printf("%s (%s): %ld parameters, %d steps\n", mt->name, mt->scale, mt->params, mt->steps);
     printf("  train loss %.4f   val loss %.4f   val bits/byte %.4f   (unigram entropy %.4f)\n", mt->train_loss,
-           mt->val_loss, mt->val_bpb, mt->unigram_entropy);
+           mt->val_loss, mt->val_bpb, mt->unigram_entropy);   /* bits/byte: nan for subword tokens */
     if (mt->mqar_acc >= 0) printf("  MQAR accuracy %.3f\n", mt->mqar_acc);
     printf("  %.0f tokens/s on %d threads (OpenBLAS %s kernels), %.1f s training, %.1f s total, peak memory %.1f MiB\n",
            mt->tokens_per_s, mt->threads, k_blas_corename(), mt->train_seconds, mt->total_seconds, mt->peak_rss_bytes / 1048576.0);
@@ -271,7 +281,7 @@ static const arch_ref *setup(const char *cmd, const train_opts *o, rt_config *cf
         return NULL;
     }
     if (o->steps >= 0) cfg->steps = o->steps;
-    if (o->lr > 0) cfg->lr = cfg->mqar_lr = o->lr;
+    if (o->lr > 0) cfg->lr = o->lr;
     if (o->batches > 0) cfg->eval_batches = o->batches;
     cfg->seed = (uint64_t)o->seed;
     if (!o->mqar) cfg->mqar_steps = 0;
@@ -295,6 +305,7 @@ int cmd_train(int argc, char **argv)
     if (!ref) return EXIT_USAGE;
     dt_tokens train = {0}, val = {0};
     if (load_corpus("train", o.data_dir, &train, &val) < 0) return EXIT_USAGE;
+    fit_vocab(&cfg, &train, &val);
     rt_train_io io = {.train = &train, .val = &val, .save_path = o.save, .profile = o.profile ? stderr : NULL,
                       .progress = cli_is_tty() && !o.json ? progress : NULL};
     rt_metrics mt;
@@ -327,6 +338,7 @@ int cmd_eval(int argc, char **argv)
     }
     dt_tokens train = {0}, val = {0};
     if (load_corpus("eval", o.data_dir, &train, &val) < 0) return EXIT_USAGE;
+    fit_vocab(&cfg, &train, &val);
     rt_metrics mt;
     char err[512];
     rc = rt_evaluate_checkpoint(&cfg, ref->mixer, ref->name, ref->file, o.checkpoint, &val, &mt, err, sizeof err);

@@ -116,10 +116,17 @@ int rt_evaluate_checkpoint(const rt_config *cfg, rt_mixer_fn mixer, const char *
     size_t batches = dt_loader_batches(&ld);
     if (batches > (size_t)cfg->eval_batches) batches = (size_t)cfg->eval_batches;
     out->tokens_per_s = out->total_seconds > 0 ? (double)batches * cfg->dims.batch * cfg->dims.time / out->total_seconds : 0;
-    out->val_bpb = out->val_loss / log(2.0);
+    out->val_bpb = rt_bits_per_byte(cfg, out->val_loss);
     out->peak_rss_bytes = rt_peak_rss();
     rt_model_free(m);
     return 0;
+}
+
+/* Byte-level models: one token is one byte, so bits/byte = nats / ln 2.
+ * For subword tokens the bytes per token are unknown here: NaN (JSON null). */
+double rt_bits_per_byte(const rt_config *cfg, double loss_nats)
+{
+    return cfg->dims.vocab <= 256 ? loss_nats / log(2.0) : NAN;
 }
 
 size_t rt_peak_rss(void)

@@ -152,6 +152,8 @@ double rt_eval_loss(rt_model *m, const dt_tokens *val, int max_batches);
 /* Train a fresh model on MQAR and return its query accuracy in [0,1]. */
 double rt_mqar_probe(const rt_config *cfg, rt_mixer_fn mixer, const char *source_file, char *err,
                      size_t errlen);
+/* Bits per byte of a loss in nats (byte-level vocabularies only, else NaN). */
+double rt_bits_per_byte(const rt_config *cfg, double loss_nats);
 /* Entropy (nats) of the token unigram distribution. */
 double rt_unigram_entropy(const dt_tokens *t);
 size_t rt_peak_rss(void);

@@ -98,6 +98,12 @@ int rt_train(const rt_config *cfg, rt_mixer_fn mixer, const char *name, const ch
     snprintf(out->scale, sizeof out->scale, "%s", cfg->scale);
     out->mqar_acc = -1;
     out->threads = omp_get_max_threads();
+    int data_vocab = io->train->vocab > io->val->vocab ? io->train->vocab : io->val->vocab;
+    if (data_vocab > cfg->dims.vocab) {
+        snprintf(err, errlen, "the data holds token ids up to %d but the model's vocabulary is %d; "
+                 "set the vocabulary to at least %d", data_vocab - 1, cfg->dims.vocab, data_vocab);
+        return -1;
+    }
     rt_model *m = make_model(&cfg->dims, mixer, source_file, cfg->seed, err, errlen);
     if (!m) return -1;
     const ir_graph *g = rt_model_graph(m);
@@ -122,7 +128,7 @@ int rt_train(const rt_config *cfg, rt_mixer_fn mixer, const char *name, const ch
     out->tokens_per_s = out->train_seconds > 0
                             ? (double)done * cfg->dims.batch * cfg->dims.time / out->train_seconds : 0;
     out->val_loss = out->diverged ? NAN : rt_eval_loss(m, io->val, cfg->eval_batches);
-    out->val_bpb = out->val_loss / log(2.0);
+    out->val_bpb = rt_bits_per_byte(cfg, out->val_loss);
     if (io->save_path && !out->diverged && rt_save_params(m, io->save_path, err, errlen) < 0) {
         rt_model_free(m);
         return -1;

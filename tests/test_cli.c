@@ -5,9 +5,11 @@
  */
 #include <cJSON.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "data.h"
 #include "test.h"
 
 static char tmpdir[] = "/tmp/asiarch-test-cli-XXXXXX";
@@ -152,6 +154,29 @@ TEST(data_prepare_train_every_reference_eval)
     free(err);
 }
 
+/* GPT-2-style subword shards (llm.c format, ids beyond 255) widen the
+ * vocabulary; bits per byte is then unknown (null). */
+TEST(subword_shards_train)
+{
+    char dir[300], path[340], err[256], args[600], *out;
+    snprintf(dir, sizeof dir, "%s/gpt2", tmpdir);
+    mkdir(dir, 0700);
+    uint16_t tok[20000];
+    uint64_t rng = 5;
+    for (int i = 0; i < 20000; i++) tok[i] = (uint16_t)(dt_rand_u64(&rng) % 3000);
+    snprintf(path, sizeof path, "%s/train.bin", dir);
+    CHECK(dt_shard_write(path, tok, 18000, err, sizeof err) == 0);
+    snprintf(path, sizeof path, "%s/val.bin", dir);
+    CHECK(dt_shard_write(path, tok + 18000, 2000, err, sizeof err) == 0);
+    snprintf(args, sizeof args, "train delta_net --scale tiny --steps 3 --no-mqar --batches 2 --data %s --json", dir);
+    CHECK(run(args, &out, NULL) == 0);
+    cJSON *o = cJSON_Parse(out);
+    CHECK(o && cJSON_IsNull(cJSON_GetObjectItem(o, "val_bpb")));
+    CHECK(o && cJSON_GetObjectItem(o, "params")->valuedouble > 50257 * 64);
+    cJSON_Delete(o);
+    free(out);
+}
+
 TEST(ir_prints_the_graph)
 {
     char *out;
@@ -172,6 +197,7 @@ int main(void)
     RUN(usage_errors_exit_2_with_a_message);
     RUN(list_references);
     RUN(data_prepare_train_every_reference_eval);
+    RUN(subword_shards_train);
     RUN(ir_prints_the_graph);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
