@@ -1,0 +1,99 @@
+/*
+ * jit.h — from a candidate's C source to callable code.
+ *
+ *   jit_check    libclang: enforce the DSL rules (DESIGN §3) before anything
+ *                is compiled; every violation is a report with a stable rule id
+ *   jit_compile  clang (a separate, limited process) -> LLVM bitcode, with
+ *                -nostdinc, only the DSL header, array-bounds traps; cached
+ *                on disk by a hash of source, options and compiler version
+ *   jit_load     ORC LLJIT (LLVM C API) with no access to the host process:
+ *                only the DSL API, libm and memcpy/memset are defined, so any
+ *                other reference fails to link with link/undefined-symbol
+ *
+ * The DSL header is embedded in the binary (jit_dsl_header), so a checked,
+ * compiled and loaded candidate depends on nothing installed beside asiarch
+ * except clang.
+ *
+ * Failures are aa_report values (report/report.h) with stage "check",
+ * "compile" or "link".
+ */
+#ifndef ASIARCH_JIT_H
+#define ASIARCH_JIT_H
+
+#include <stddef.h>
+
+#include "asiarch.h"
+#include "report.h"
+
+/* The text of include/asiarch.h, compiled into the binary. */
+extern const char jit_dsl_header[];
+extern const size_t jit_dsl_header_len;
+
+/* A candidate's source, read once and shared by every stage. */
+typedef struct jit_source {
+    char path[1024];        /* as given by the user: appears in every report */
+    char *text;             /* NUL-terminated */
+    size_t len;
+} jit_source;
+
+/* Read a file (at most 1 MiB: a candidate is one file). Returns 0, or -1
+ * with a report of stage "check", rule "io/read". */
+int jit_source_read(const char *path, jit_source *src, aa_reports *out);
+/* Wrap a string that is already in memory (tests, the LLM loop). */
+int jit_source_from_string(const char *path, const char *text, jit_source *src);
+void jit_source_free(jit_source *src);
+
+/* ---- check ------------------------------------------------------------------ */
+
+/* Enforce the DSL rules. Appends one report per violation (and per compiler
+ * error) to out, in source order. Returns the number of violations (0 =
+ * accepted), or -1 when the checker itself could not run (report in out). */
+int jit_check(const jit_source *src, aa_reports *out);
+
+/* ---- compile ---------------------------------------------------------------- */
+
+typedef struct jit_compile_opts {
+    int use_cache;          /* 1: reuse and store bitcode on disk */
+    const char *cache_dir;  /* NULL: $XDG_CACHE_HOME/asiarch or ~/.cache/asiarch */
+    double timeout_s;       /* wall-clock limit for clang (default 20) */
+    size_t max_output;      /* cap on clang's diagnostics captured (default 64 KiB) */
+} jit_compile_opts;
+
+typedef struct jit_bitcode {
+    unsigned char *data;    /* malloc'd */
+    size_t len;
+    int from_cache;
+    char key[65];           /* hex SHA-256 of source + options + compiler version */
+} jit_bitcode;
+
+void jit_compile_defaults(jit_compile_opts *o);
+/* Returns 0, or -1 with stage-"compile" reports (compiler errors with their
+ * file:line:col, or "compile/timeout", "compile/crash", "compile/output-limit",
+ * "compile/no-clang"). */
+int jit_compile(const jit_source *src, const jit_compile_opts *o, jit_bitcode *out, aa_reports *reps);
+void jit_bitcode_free(jit_bitcode *bc);
+
+/* ---- load -------------------------------------------------------------------- */
+
+typedef struct jit_module jit_module;
+
+/* Load bitcode into a fresh LLJIT whose only external symbols are the DSL API,
+ * libm and memcpy/memset; resolve every entry point (mixer, aa_meta_name,
+ * aa_meta_motivation) now. An unresolved reference is a stage-"link" report
+ * "link/undefined-symbol: NAME" at the candidate's line where the source
+ * shows it. Returns NULL on failure. */
+jit_module *jit_load(const jit_bitcode *bc, const jit_source *src, aa_reports *reps);
+aa_t (*jit_mixer(const jit_module *m))(aa_layer *, aa_t);
+const char *jit_name(const jit_module *m);        /* AA_NAME, or the file's stem */
+const char *jit_motivation(const jit_module *m);  /* AA_MOTIVATION, or "" */
+/* Address of a function the candidate defines (custom pointwise ops), or NULL. */
+void *jit_lookup(jit_module *m, const char *symbol);
+/* The LLVM IR that was loaded, as text (malloc'd; for `asiarch ir --llvm`). */
+char *jit_llvm_ir(const jit_module *m);
+void jit_unload(jit_module *m);
+
+/* The names a candidate may link against (NULL-terminated; for tests and
+ * the auditing docs). */
+const char *const *jit_allowed_symbols(void);
+
+#endif /* ASIARCH_JIT_H */
