@@ -12,11 +12,15 @@ REF(gla)
 REF(retnet)
 REF(mamba2)
 REF(conv_only)
+REF(stat_router_fusion)
+REF(sigmoid_gate_fir)
+REF(dual_memory_fir)
 #undef REF
 
 #define ENTRY(id) {aa_ref_##id##_name, "arch/" #id ".c", aa_ref_##id##_mixer, aa_ref_##id##_motivation}
 static const arch_ref refs[] = {
     ENTRY(delta_net), ENTRY(gated_delta_net), ENTRY(gla), ENTRY(retnet), ENTRY(mamba2), ENTRY(conv_only),
+    ENTRY(stat_router_fusion), ENTRY(sigmoid_gate_fir), ENTRY(dual_memory_fir),
 };
 
 const arch_ref *arch_all(int *n)

@@ -15,6 +15,10 @@
 
 #include <stdio.h>
 
+#include "jit.h"
+#include "report.h"
+#include "runtime.h"
+
 #define EXIT_OK 0
 #define EXIT_FAILED 1
 #define EXIT_USAGE 2
@@ -23,6 +27,29 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_ir(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+
+/* A mixer named on the command line: a reference, or a source file taken
+ * through check -> compile -> link. */
+typedef struct cli_candidate {
+    rt_arch arch;
+    jit_source src;         /* empty for references */
+    jit_bitcode bitcode;
+    jit_module *module;     /* NULL for references */
+} cli_candidate;
+
+typedef struct cli_front_opts {
+    int json;               /* failures as one JSON object on stdout */
+    int no_cache;           /* compile without the bitcode cache */
+} cli_front_opts;
+
+/* Returns EXIT_OK, EXIT_FAILED (the candidate was rejected: reports printed)
+ * or EXIT_USAGE (unreadable file). */
+int cli_open_candidate(const char *cmd, const char *arg, const cli_front_opts *o, cli_candidate *c);
+void cli_close_candidate(cli_candidate *c);
+/* Reports on stderr, or {"status":"failed","stage":..,"reports":[..]} on stdout. */
+void cli_print_reports(const aa_reports *reps, int json, const char *stage);
 
 /* Print "asiarch <cmd>: <message>" to stderr, printf-style. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,8 +1,8 @@
 /*
- * cmd_ir.c — `asiarch ir NAME [--graph] [--scale S]`: build the model around
- * a mixer and print its architecture graph for auditing: every op with its
- * inputs, shape, source line and FLOPs, plus parameter count and the
- * structural hash.
+ * cmd_ir.c — `asiarch ir NAME|FILE [--graph] [--llvm] [--all]`: what a mixer
+ * really is, for auditing: the graph IR it builds (every op with inputs,
+ * shape, source line and FLOPs, plus parameter count and structural hash)
+ * and, for a candidate file, the LLVM IR that was loaded into the JIT.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -15,11 +15,15 @@
 static void ir_usage(FILE *out)
 {
     fprintf(out,
-            "usage: asiarch ir NAME [--graph] [--scale S] [--batch B] [--time T]\n\n"
-            "Build the model around the mixer NAME and print its graph IR: one line per op with\n"
-            "inputs, attributes, shape, layer, source line and FLOPs; then parameters and hash.\n\n"
+            "usage: asiarch ir NAME|FILE [--graph] [--llvm] [--all] [--scale S] [--batch B] [--time T]\n\n"
+            "Build the model around a mixer (a reference NAME or a candidate FILE, which is checked,\n"
+            "compiled and linked first) and print its graph IR: one line per op with inputs,\n"
+            "attributes, shape, layer, source line and FLOPs; then parameters and hash.\n\n"
             "options:\n"
-            "  --graph       print the graph (the default; --summary prints only the header)\n"
+            "  --graph       print the graph (the default)\n"
+            "  --llvm        print the LLVM IR loaded into the JIT (FILE only)\n"
+            "  --all         both\n"
+            "  --no-cache    compile FILE without the bitcode cache\n"
             "  --summary     only parameter count, FLOPs and structural hash\n"
             "  --scale S     tiny | small | 20m (default tiny)\n"
             "  --batch B     build for batch size B (default: the scale's)\n"
@@ -29,16 +33,22 @@ static void ir_usage(FILE *out)
 int cmd_ir(int argc, char **argv)
 {
     static const struct option opts[] = {{"graph", no_argument, 0, 'g'}, {"summary", no_argument, 0, 's'},
+                                         {"llvm", no_argument, 0, 'l'}, {"all", no_argument, 0, 'a'},
+                                         {"no-cache", no_argument, 0, 'n'},
                                          {"scale", required_argument, 0, 'S'}, {"batch", required_argument, 0, 'b'},
                                          {"time", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *scale = "tiny";
-    int summary = 0, batch = 0, time = 0, c;
+    int summary = 0, batch = 0, time = 0, graph = 0, llvm = 0, c;
+    cli_front_opts fo = {0};
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'g': summary = 0; break;
+        case 'g': graph = 1; break;
+        case 'l': llvm = 1; break;
+        case 'a': graph = llvm = 1; break;
+        case 'n': fo.no_cache = 1; break;
         case 's': summary = 1; break;
         case 'S': scale = optarg; break;
         case 'b': batch = atoi(optarg); break;
@@ -48,14 +58,10 @@ int cmd_ir(int argc, char **argv)
         }
     }
     if (optind >= argc) {
-        cli_error("ir", "missing NAME (one of `asiarch train --list`)");
+        cli_error("ir", "missing NAME or FILE (a reference from `asiarch train --list`, or a candidate file)");
         return EXIT_USAGE;
     }
-    const arch_ref *ref = arch_find(argv[optind]);
-    if (!ref) {
-        cli_error("ir", "unknown mixer '%s' (see `asiarch train --list`)", argv[optind]);
-        return EXIT_USAGE;
-    }
+    if (!graph && !llvm) graph = 1;
     rt_config cfg;
     char err[512];
     if (rt_config_scale(scale, &cfg, err, sizeof err) < 0) {
@@ -68,16 +74,36 @@ int cmd_ir(int argc, char **argv)
     }
     if (batch) cfg.dims.batch = batch;
     if (time) cfg.dims.time = time;
-    ir_graph *g = rt_build(&cfg.dims, ref->mixer, ref->file, err, sizeof err);
-    if (!g) {
-        fprintf(stderr, "%s\n", err);
-        return EXIT_FAILED;
+    cli_candidate cand;
+    int rc = cli_open_candidate("ir", argv[optind], &fo, &cand);
+    if (rc != EXIT_OK) return rc;
+    if (llvm && !cand.module) {
+        cli_error("ir", "--llvm needs a candidate FILE: references are compiled into asiarch itself");
+        cli_close_candidate(&cand);
+        return EXIT_USAGE;
     }
-    if (summary)
-        printf("%s: %ld parameters, %.4g FLOP forward, structural hash %016llx\n", ref->name, ir_param_count(g),
-               ir_flops_forward(g), (unsigned long long)ir_structural_hash(g));
-    else
-        ir_print(g, stdout);
-    ir_graph_free(g);
+    if (llvm) {
+        char *text = jit_llvm_ir(cand.module);
+        fputs(text ? text : "", stdout);
+        free(text);
+    }
+    if (graph || summary) {
+        aa_reports reps = {0};
+        ir_graph *g = rt_build_reporting(&cfg.dims, &cand.arch, &reps);
+        if (!g) {
+            for (int i = 0; i < reps.n; i++) aa_report_snippet(&reps.items[i], cand.src.text, cand.src.len);
+            cli_print_reports(&reps, 0, "build");
+            aa_reports_free(&reps);
+            cli_close_candidate(&cand);
+            return EXIT_FAILED;
+        }
+        if (summary)
+            printf("%s: %ld parameters, %.4g FLOP forward, structural hash %016llx\n", cand.arch.name,
+                   ir_param_count(g), ir_flops_forward(g), (unsigned long long)ir_structural_hash(g));
+        else
+            ir_print(g, stdout);
+        ir_graph_free(g);
+    }
+    cli_close_candidate(&cand);
     return EXIT_OK;
 }

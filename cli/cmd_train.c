@@ -23,7 +23,7 @@
 
 typedef struct train_opts {
     const char *name, *scale, *data_dir, *save, *checkpoint;
-    int steps, threads, json, list, mqar, batches, profile;
+    int steps, threads, json, list, mqar, batches, profile, no_cache, no_verify;
     long long seed;
     float lr;
 } train_opts;
@@ -31,10 +31,12 @@ typedef struct train_opts {
 static void train_usage(FILE *out)
 {
     fprintf(out,
-            "usage: asiarch train NAME [options]\n"
+            "usage: asiarch train NAME|FILE.c [options]\n"
             "       asiarch train --list\n\n"
-            "Train the mixer NAME inside the fixed backbone on the byte-level corpus, then report\n"
-            "validation loss, bits per byte, MQAR recall accuracy, tokens/s, peak memory, parameters.\n\n"
+            "Train a mixer inside the fixed backbone on the byte-level corpus, then report\n"
+            "validation loss, bits per byte, MQAR recall accuracy, tokens/s, peak memory, parameters.\n"
+            "NAME is a reference (--list); FILE.c a candidate, which is checked, compiled, linked and\n"
+            "verified first (a failure prints stage, file:line:col, rule, message and exits 1).\n\n"
             "options:\n"
             "  --scale S       tiny | small | 20m (default tiny)\n"
             "  --steps N       optimisation steps (default: the scale's)\n"
@@ -45,6 +47,8 @@ static void train_usage(FILE *out)
             "  --no-mqar       skip the MQAR recall probe\n"
             "  --save FILE     write the trained parameters to FILE\n"
             "  --profile       print forward/backward time per op kind (stderr) after training\n"
+            "  --no-verify     skip the pre-training verification of a FILE.c candidate\n"
+            "  --no-cache      compile a FILE.c candidate without the bitcode cache\n"
             "  --json          print one JSON object with the metrics on stdout\n"
             "  --list          list the reference mixers\n");
 }
@@ -52,7 +56,7 @@ static void train_usage(FILE *out)
 static void eval_usage(FILE *out)
 {
     fprintf(out,
-            "usage: asiarch eval NAME --checkpoint FILE [options]\n\n"
+            "usage: asiarch eval NAME|FILE.c --checkpoint FILE [options]\n\n"
             "Load parameters saved by `asiarch train --save` and report validation loss, bits per\n"
             "byte, forward tokens/s and peak memory.\n\n"
             "options:\n"
@@ -65,7 +69,7 @@ static void eval_usage(FILE *out)
 }
 
 enum { OPT_STEPS = 256, OPT_SEED, OPT_LR, OPT_THREADS, OPT_DATA, OPT_NO_MQAR, OPT_SAVE, OPT_JSON, OPT_LIST,
-       OPT_SCALE, OPT_CKPT, OPT_BATCHES, OPT_PROFILE };
+       OPT_SCALE, OPT_CKPT, OPT_BATCHES, OPT_PROFILE, OPT_NO_CACHE, OPT_NO_VERIFY };
 
 static const struct option long_opts[] = {
     {"scale", required_argument, 0, OPT_SCALE}, {"steps", required_argument, 0, OPT_STEPS},
@@ -74,7 +78,8 @@ static const struct option long_opts[] = {
     {"no-mqar", no_argument, 0, OPT_NO_MQAR},   {"save", required_argument, 0, OPT_SAVE},
     {"json", no_argument, 0, OPT_JSON},         {"list", no_argument, 0, OPT_LIST},
     {"checkpoint", required_argument, 0, OPT_CKPT}, {"batches", required_argument, 0, OPT_BATCHES},
-    {"profile", no_argument, 0, OPT_PROFILE},
+    {"profile", no_argument, 0, OPT_PROFILE},   {"no-cache", no_argument, 0, OPT_NO_CACHE},
+    {"no-verify", no_argument, 0, OPT_NO_VERIFY},
     {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
 
 static int parse_int(const char *cmd, const char *flag, const char *s, long long lo, long long hi, long long *out)
@@ -122,6 +127,8 @@ static int parse_opts(const char *cmd, int argc, char **argv, train_opts *o)
         case OPT_JSON: o->json = 1; break;
         case OPT_LIST: o->list = 1; break;
         case OPT_PROFILE: o->profile = 1; break;
+        case OPT_NO_CACHE: o->no_cache = 1; break;
+        case OPT_NO_VERIFY: o->no_verify = 1; break;
         case 'h': return 1;
         default:
             cli_error(cmd, "unknown or incomplete option '%s' (see `asiarch %s --help`)", argv[optind - 1], cmd);
@@ -263,29 +270,43 @@ static void print_metrics(const rt_metrics *mt, int json)
     if (mt->diverged) printf("  DIVERGED: the loss became NaN/Inf at step %d; training stopped\n", mt->steps);
 }
 
-/* Resolve NAME and the scale; fill cfg. */
-static const arch_ref *setup(const char *cmd, const train_opts *o, rt_config *cfg)
+/* Fill cfg from the scale and flags; open the mixer (reference or file). */
+static int setup(const char *cmd, const train_opts *o, rt_config *cfg, cli_candidate *cand)
 {
     char err[256];
     if (!o->name) {
-        cli_error(cmd, "missing NAME (one of `asiarch train --list`)");
-        return NULL;
+        cli_error(cmd, "missing NAME or FILE.c (a reference from `asiarch train --list`, or a candidate file)");
+        return EXIT_USAGE;
     }
-    const arch_ref *ref = arch_find(o->name);
-    if (!ref) {
+    if (!arch_find(o->name) && !strstr(o->name, ".c") && !strchr(o->name, '/')) {
         cli_error(cmd, "unknown mixer '%s' (see `asiarch train --list`)", o->name);
-        return NULL;
+        return EXIT_USAGE;
     }
     if (rt_config_scale(o->scale, cfg, err, sizeof err) < 0) {
         cli_error(cmd, "%s", err);
-        return NULL;
+        return EXIT_USAGE;
     }
     if (o->steps >= 0) cfg->steps = o->steps;
     if (o->lr > 0) cfg->lr = o->lr;
     if (o->batches > 0) cfg->eval_batches = o->batches;
     cfg->seed = (uint64_t)o->seed;
     if (!o->mqar) cfg->mqar_steps = 0;
-    return ref;
+    cli_front_opts fo = {.json = o->json, .no_cache = o->no_cache};
+    return cli_open_candidate(cmd, o->name, &fo, cand);
+}
+
+/* Verification before training a candidate file; 0 when it passes. */
+static int verify_candidate(const rt_config *cfg, const cli_candidate *cand, int json)
+{
+    rt_verify_opts vo;
+    rt_verify_defaults(&vo);
+    aa_reports reps = {0};
+    rt_verify_info info;
+    int bad = rt_verify(cfg, &cand->arch, &vo, &reps, &info);
+    for (int i = 0; i < reps.n; i++) aa_report_snippet(&reps.items[i], cand->src.text, cand->src.len);
+    if (bad) cli_print_reports(&reps, json, reps.n ? reps.items[0].stage : "verify");
+    aa_reports_free(&reps);
+    return bad;
 }
 
 int cmd_train(int argc, char **argv)
@@ -301,22 +322,33 @@ int cmd_train(int argc, char **argv)
         return EXIT_OK;
     }
     rt_config cfg;
-    const arch_ref *ref = setup("train", &o, &cfg);
-    if (!ref) return EXIT_USAGE;
+    cli_candidate cand;
+    if ((rc = setup("train", &o, &cfg, &cand)) != EXIT_OK) return rc;
     dt_tokens train = {0}, val = {0};
-    if (load_corpus("train", o.data_dir, &train, &val) < 0) return EXIT_USAGE;
+    if (load_corpus("train", o.data_dir, &train, &val) < 0) {
+        cli_close_candidate(&cand);
+        return EXIT_USAGE;
+    }
     fit_vocab(&cfg, &train, &val);
     rt_train_io io = {.train = &train, .val = &val, .save_path = o.save, .profile = o.profile ? stderr : NULL,
                       .progress = cli_is_tty() && !o.json ? progress : NULL};
     rt_metrics mt;
     char err[512];
-    rc = rt_train(&cfg, ref->mixer, ref->name, ref->file, &io, &mt, err, sizeof err);
+    if (cand.module && !o.no_verify && verify_candidate(&cfg, &cand, o.json)) {
+        rc = EXIT_FAILED;
+    } else {
+        rc = rt_train(&cfg, &cand.arch, &io, &mt, err, sizeof err) < 0 ? EXIT_FAILED : EXIT_OK;
+        if (rc != EXIT_OK) {
+            aa_reports reps = {0};
+            aa_report_add(&reps, "train", cand.arch.source_file, 0, 0, "train/error", "%s", err);
+            cli_print_reports(&reps, o.json, "train");
+            aa_reports_free(&reps);
+        }
+    }
     dt_tokens_free(&train);
     dt_tokens_free(&val);
-    if (rc < 0) {
-        cli_error("train", "%s", err);
-        return EXIT_FAILED;
-    }
+    cli_close_candidate(&cand);
+    if (rc != EXIT_OK) return rc;
     print_metrics(&mt, o.json);
     return mt.diverged ? EXIT_FAILED : EXIT_OK;
 }
@@ -330,20 +362,24 @@ int cmd_eval(int argc, char **argv)
         return rc > 0 ? EXIT_OK : EXIT_USAGE;
     }
     rt_config cfg;
-    const arch_ref *ref = setup("eval", &o, &cfg);
-    if (!ref) return EXIT_USAGE;
     if (!o.checkpoint) {
         cli_error("eval", "--checkpoint FILE is required (write one with `asiarch train NAME --save FILE`)");
         return EXIT_USAGE;
     }
+    cli_candidate cand;
+    if ((rc = setup("eval", &o, &cfg, &cand)) != EXIT_OK) return rc;
     dt_tokens train = {0}, val = {0};
-    if (load_corpus("eval", o.data_dir, &train, &val) < 0) return EXIT_USAGE;
+    if (load_corpus("eval", o.data_dir, &train, &val) < 0) {
+        cli_close_candidate(&cand);
+        return EXIT_USAGE;
+    }
     fit_vocab(&cfg, &train, &val);
     rt_metrics mt;
     char err[512];
-    rc = rt_evaluate_checkpoint(&cfg, ref->mixer, ref->name, ref->file, o.checkpoint, &val, &mt, err, sizeof err);
+    rc = rt_evaluate_checkpoint(&cfg, &cand.arch, o.checkpoint, &val, &mt, err, sizeof err);
     dt_tokens_free(&train);
     dt_tokens_free(&val);
+    cli_close_candidate(&cand);
     if (rc < 0) {
         cli_error("eval", "%s", err);
         return EXIT_FAILED;

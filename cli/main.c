@@ -20,7 +20,9 @@ static const command commands[] = {
     {"train", cmd_train, "train a mixer (a reference NAME) and print its metrics"},
     {"eval", cmd_eval, "evaluate a saved checkpoint on validation data"},
     {"data", cmd_data, "prepare training data (KJV Bible or a text file), inspect shards"},
-    {"ir", cmd_ir, "print the architecture graph a mixer builds"},
+    {"check", cmd_check, "check a candidate file against the DSL rules"},
+    {"verify", cmd_verify, "check, compile, link, build and verify a candidate without training"},
+    {"ir", cmd_ir, "print the graph IR (and LLVM IR) of a mixer, for auditing"},
 };
 
 static void usage(FILE *out)

@@ -247,6 +247,32 @@ enum aa_reduce_op {
 /* Add weight * mean(x) to the training loss (e.g. a router entropy term). */
 #define aa_aux_loss(l, x, weight) aa__aux_loss((l), (x), (weight), __LINE__)
 
+/* ---- custom pointwise ops ------------------------------------------------- */
+
+/* A candidate may define a scalar function of 1-4 floats together with its
+ * partial derivatives NAME_d0 .. NAME_d<n-1>, and apply it elementwise:
+ *
+ *   AA_SCALAR float soft_cap(float x) { return 4.0f * tanhf(x / 4.0f); }
+ *   AA_SCALAR float soft_cap_d0(float x) { float t = tanhf(x / 4.0f); return 1.0f - t * t; }
+ *   ...  y = aa_pointwise1("soft_cap", x);
+ *
+ * All arguments must have the same shape. The derivatives are checked
+ * against finite differences before training; a wrong one is rejected with
+ * the worst mismatch. AA_SCALAR makes the same text valid CUDA (a __device__
+ * function) for the GPU backend. */
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#define AA_SCALAR __device__
+#else
+#define AA_SCALAR
+#endif
+#define AA_MAX_POINTWISE_ARGS 4
+
+aa_t aa__pointwise(const char *name, int nargs, aa_t a, aa_t b, aa_t c, aa_t d, int line);
+#define aa_pointwise1(name, a) aa__pointwise((name), 1, (a), AA_NONE, AA_NONE, AA_NONE, __LINE__)
+#define aa_pointwise2(name, a, b) aa__pointwise((name), 2, (a), (b), AA_NONE, AA_NONE, __LINE__)
+#define aa_pointwise3(name, a, b, c) aa__pointwise((name), 3, (a), (b), (c), AA_NONE, __LINE__)
+#define aa_pointwise4(name, a, b, c, d) aa__pointwise((name), 4, (a), (b), (c), (d), __LINE__)
+
 /* ---- scalar math a candidate may use (compile-time constants, loops) ------- */
 
 float sqrtf(float);

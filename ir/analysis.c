@@ -52,6 +52,7 @@ double ir_node_flops(const ir_graph *g, const ir_node *n)
     case IR_REDUCE: return 2.0 * (double)ir_numel(in0(g, n, 0));
     case IR_UNARY:
     case IR_BINARY: return out;
+    case IR_POINTWISE: return out * 8.0;   /* an opaque scalar call: a rough guess */
     default: return 0.0;
     }
 }
@@ -95,6 +96,10 @@ uint64_t ir_structural_hash(const ir_graph *g)
         for (int d = 0; d < n->rank; d++) x = mix(x, (uint64_t)n->shape[d]);
         for (int a = 0; a < 4; a++) x = mix(x, (uint64_t)(uint32_t)n->iattr[a]);
         for (int a = 0; a < 2; a++) x = mix_float(x, n->fattr[a]);
+        if (n->op == IR_POINTWISE) {   /* the function's name stands for its body */
+            const char *s = g->pointwise[n->iattr[0]].name;
+            for (; *s; s++) x = mix(x, (unsigned char)*s);
+        }
         if (n->op == IR_PARAM) {
             const ir_param *p = &g->params[n->param];
             x = mix(x, (uint64_t)p->init.kind);

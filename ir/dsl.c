@@ -405,6 +405,67 @@ aa_t aa__linattn(aa_t q, aa_t k, aa_t v, aa_t beta, aa_t gate, float lambda, int
     return add(NULL, &n, (flags & AA_DELTA) ? "aa_delta_rule" : "aa_linattn", line);
 }
 
+/* ---- custom pointwise ops ---------------------------------------------------------------- */
+
+/* Find NAME and NAME_d0.. among the candidate's functions; returns the table
+ * index or -1 after recording an error. */
+static int resolve_pointwise(ir_graph *g, const char *name, int nargs, int line)
+{
+    for (int i = 0; i < g->n_pointwise; i++) {
+        if (strcmp(g->pointwise[i].name, name) != 0) continue;
+        if (g->pointwise[i].nargs == nargs) return i;
+        ir_fail(g, line, "aa_pointwise", "'%s' is used with %d and with %d arguments", name, g->pointwise[i].nargs, nargs);
+        return -1;
+    }
+    if (!valid_name(name) || strchr(name, '.')) {
+        ir_fail(g, line, "aa_pointwise", "\"%s\" is not a function name", name ? name : "(null)");
+        return -1;
+    }
+    if (g->n_pointwise == IR_MAX_POINTWISE) {
+        ir_fail(g, line, "aa_pointwise", "at most %d custom pointwise functions per candidate", IR_MAX_POINTWISE);
+        return -1;
+    }
+    ir_pointwise *p = &g->pointwise[g->n_pointwise];
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->nargs = nargs;
+    p->fn = g->resolve ? g->resolve(g->resolve_ctx, name) : NULL;
+    if (!p->fn) {
+        ir_fail(g, line, "aa_pointwise", "no function 'float %s(%s)' is defined in this file%s", name,
+                nargs == 1 ? "float" : nargs == 2 ? "float, float" : nargs == 3 ? "float, float, float"
+                                                                     : "float, float, float, float",
+                g->resolve ? "" : " (custom pointwise ops need a candidate loaded from source)");
+        return -1;
+    }
+    for (int i = 0; i < nargs; i++) {
+        char d[IR_NAME_MAX + 8];
+        snprintf(d, sizeof d, "%s_d%d", name, i);
+        p->deriv[i] = g->resolve(g->resolve_ctx, d);
+        if (!p->deriv[i]) {
+            ir_fail(g, line, "aa_pointwise", "'%s' needs its partial derivative 'float %s(...)' (same arguments), "
+                    "one per argument: %s_d0 .. %s_d%d", name, d, name, name, nargs - 1);
+            return -1;
+        }
+    }
+    return g->n_pointwise++;
+}
+
+aa_t aa__pointwise(const char *name, int nargs, aa_t a, aa_t b, aa_t c, aa_t d, int line)
+{
+    ir_graph *g = ir_current();
+    if (!g || g->has_error) return handle(-1);
+    if (nargs < 1 || nargs > AA_MAX_POINTWISE_ARGS) {
+        ir_fail(g, line, "aa_pointwise", "%d arguments; expected 1 to %d", nargs, AA_MAX_POINTWISE_ARGS);
+        return handle(-1);
+    }
+    int idx = resolve_pointwise(g, name, nargs, line);
+    if (idx < 0) return handle(-1);
+    int in[4] = {a.id, b.id, c.id, d.id};
+    ir_node n = proto(IR_POINTWISE, nargs, in);
+    n.iattr[0] = idx;
+    return add(NULL, &n, "aa_pointwise", line);
+}
+
 void aa__aux_loss(aa_layer *l, aa_t x, float weight, int line)
 {
     ir_graph *g = graph_of(l);

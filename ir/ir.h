@@ -50,6 +50,7 @@ typedef enum ir_op {
     /* sequence mixing */
     IR_SHORT_CONV, /* in: x, w[C,K] */
     IR_LINATTN,    /* in: q,k,v,beta,gate; iattr[0]=flags iattr[1]=chunk; fattr[0]=lambda */
+    IR_POINTWISE,  /* in: 1-4 same-shape tensors; iattr[0] = index into graph->pointwise */
     /* training */
     IR_EMBED,      /* in: tokens, table[V,d] */
     IR_LOGITS,     /* in: h[B,T,d], table[V,d] -> [B,T,V] (tied head) */
@@ -90,6 +91,19 @@ typedef struct ir_error {
     char message[256];
 } ir_error;
 
+/* A candidate-defined scalar function and its partial derivatives
+ * (aa_pointwise*), resolved from the candidate's compiled code. */
+typedef struct ir_pointwise {
+    char name[IR_NAME_MAX];
+    int nargs;
+    void *fn;
+    void *deriv[AA_MAX_POINTWISE_ARGS];
+} ir_pointwise;
+#define IR_MAX_POINTWISE 16
+
+/* Finds a function the candidate defines by name (NULL if absent). */
+typedef void *(*ir_resolver)(void *ctx, const char *symbol);
+
 /* Dimensions of the model the graph is built for. */
 typedef struct ir_dims {
     int vocab, model, heads, layers, batch, time, chunk, mlp_hidden;
@@ -106,6 +120,10 @@ typedef struct ir_graph {
     int logits;
     int aux[64];            /* aux-loss nodes added by mixers */
     int n_aux;
+    ir_pointwise pointwise[IR_MAX_POINTWISE];
+    int n_pointwise;
+    ir_resolver resolve;    /* set by whoever loaded the candidate (jit) */
+    void *resolve_ctx;
     const char *source_file;/* file the mixer came from (for messages) */
     int cur_layer;          /* layer being built (-1: backbone), for node.layer */
     int has_error;
@@ -137,6 +155,8 @@ int ir_add_param(ir_graph *g, const char *full_name, int rank, const int *shape,
 void ir_fail(ir_graph *g, int line, const char *op, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* "[2,64,128]" */
+void ir_shape_str(const ir_node *n, char *buf, size_t len);
 static inline ir_node *ir_node_at(ir_graph *g, int id) { return &g->nodes[id]; }
 size_t ir_numel(const ir_node *n);
 const char *ir_op_name(const ir_node *n);   /* "linear", "unary.silu", ... */

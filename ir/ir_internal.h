@@ -13,7 +13,5 @@ static inline void ir_normalize_shape(ir_node *n)
 {
     for (int i = n->rank; i < IR_MAX_RANK; i++) n->shape[i] = 0;
 }
-/* "[2,64,128]" */
-void ir_shape_str(const ir_node *n, char *buf, size_t len);
 
 #endif

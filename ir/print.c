@@ -15,7 +15,7 @@ static const char *base_names[IR_OP_COUNT] = {
     [IR_REDUCE] = "reduce", [IR_MASK] = "mask", [IR_LINEAR] = "linear", [IR_MATMUL] = "matmul",
     [IR_TRISOLVE] = "trisolve", [IR_RMSNORM] = "rmsnorm", [IR_LAYERNORM] = "layernorm",
     [IR_L2NORM] = "l2norm", [IR_GATED_RMSNORM] = "gated_rmsnorm", [IR_SHORT_CONV] = "short_conv",
-    [IR_LINATTN] = "linattn", [IR_EMBED] = "embed", [IR_LOGITS] = "logits", [IR_XENT] = "cross_entropy",
+    [IR_LINATTN] = "linattn", [IR_POINTWISE] = "pointwise", [IR_EMBED] = "embed", [IR_LOGITS] = "logits", [IR_XENT] = "cross_entropy",
     [IR_AUX_LOSS] = "aux_loss", [IR_LOSS_SUM] = "loss_sum",
 };
 
@@ -37,7 +37,7 @@ const char *ir_op_name(const ir_node *n)
     }
 }
 
-static void print_attrs(const ir_node *n, FILE *out)
+static void print_attrs(const ir_graph *g, const ir_node *n, FILE *out)
 {
     switch (n->op) {
     case IR_UNARY:
@@ -62,6 +62,7 @@ static void print_attrs(const ir_node *n, FILE *out)
         break;
     }
     case IR_AUX_LOSS: fprintf(out, " weight=%g", (double)n->fattr[0]); break;
+    case IR_POINTWISE: fprintf(out, " fn=%s", g->pointwise[n->iattr[0]].name); break;
     default: break;
     }
 }
@@ -100,7 +101,7 @@ void ir_print(const ir_graph *g, FILE *out)
             }
             fputc(')', out);
         }
-        print_attrs(n, out);
+        print_attrs(g, n, out);
         fprintf(out, "  %s%s", shape, n->dtype == IR_I32 ? " i32" : "");
         if (n->layer >= 0) fprintf(out, "  layer %d", n->layer);
         if (n->line > 0) fprintf(out, "  line %d", n->line);

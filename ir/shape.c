@@ -409,6 +409,22 @@ int ir_infer_shape(const ir_graph *g, ir_node *n, char *msg, size_t len)
     case IR_GATED_RMSNORM: return infer_norm(g, n, msg, len);
     case IR_SHORT_CONV: return infer_conv(g, n, msg, len);
     case IR_LINATTN: return infer_linattn(g, n, msg, len);
+    case IR_POINTWISE: {
+        const ir_node *a = input(g, n, 0);
+        for (int i = 1; i < n->n_in; i++) {
+            const ir_node *b = input(g, n, i);
+            if (b->rank != a->rank || memcmp(b->shape, a->shape, sizeof a->shape) != 0) {
+                char sa[64], sb[64];
+                ir_shape_str(a, sa, sizeof sa);
+                ir_shape_str(b, sb, sizeof sb);
+                return fail(msg, len, "argument %d %s must have the shape of argument 1 %s (no broadcasting)", i + 1,
+                            sb, sa);
+            }
+        }
+        if (n->iattr[0] < 0 || n->iattr[0] >= g->n_pointwise) return fail(msg, len, "unknown pointwise function");
+        copy_shape(n, a);
+        return 0;
+    }
     case IR_EMBED:
     case IR_LOGITS:
     case IR_XENT:

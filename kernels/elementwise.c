@@ -441,3 +441,40 @@ void k_binary_bwd(int op, const k_shape *sa, const float *a, const k_shape *sb, 
         else grad_reduce(op, 1, &p, a, b, dy, db);
     }
 }
+
+/* ---- candidate-defined pointwise functions ------------------------------------------------ */
+
+typedef float (*scalar1)(float);
+typedef float (*scalar2)(float, float);
+typedef float (*scalar3)(float, float, float);
+typedef float (*scalar4)(float, float, float, float);
+
+/* One call of a scalar function of 1-4 arguments, element i. The pointer
+ * comes from the JIT as a data pointer; casting it back to the function type
+ * it was compiled with is the documented way to call it. */
+static inline float call_scalar(int nargs, void *fn, const float *const *in, size_t i)
+{
+    switch (nargs) {
+    case 1: return ((scalar1)fn)(in[0][i]);
+    case 2: return ((scalar2)fn)(in[0][i], in[1][i]);
+    case 3: return ((scalar3)fn)(in[0][i], in[1][i], in[2][i]);
+    default: return ((scalar4)fn)(in[0][i], in[1][i], in[2][i], in[3][i]);
+    }
+}
+
+void k_pointwise_fwd(int nargs, void *fn, size_t n, const float *const *in, float *y)
+{
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+    for (size_t i = 0; i < n; i++) y[i] = call_scalar(nargs, fn, in, i);
+}
+
+void k_pointwise_bwd(int nargs, void *const *deriv, size_t n, const float *const *in, const float *dy,
+                     float *const *dx)
+{
+    for (int a = 0; a < nargs; a++) {
+        if (!dx[a]) continue;
+        float *d = dx[a];
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+        for (size_t i = 0; i < n; i++) d[i] += dy[i] * call_scalar(nargs, deriv[a], in, i);
+    }
+}

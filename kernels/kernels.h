@@ -36,6 +36,13 @@ void k_binary_fwd(int op, const k_shape *sa, const float *a, const k_shape *sb, 
 void k_binary_bwd(int op, const k_shape *sa, const float *a, const k_shape *sb, const float *b,
                   const k_shape *sy, const float *dy, float *da, float *db);
 
+/* A candidate-defined scalar function of nargs (1-4) floats, applied
+ * elementwise to nargs same-shape inputs; backward uses its partial
+ * derivatives (one function per argument, same arity). */
+void k_pointwise_fwd(int nargs, void *fn, size_t n, const float *const *in, float *y);
+void k_pointwise_bwd(int nargs, void *const *deriv, size_t n, const float *const *in, const float *dy,
+                     float *const *dx);
+
 /* ---- reductions, scans, masks ---------------------------------------------- */
 
 /* op is an aa_reduce_op along axis. SUM/MEAN/VAR/ENTROPY produce the input

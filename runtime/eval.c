@@ -54,7 +54,7 @@ static void count_hits(const float *logits, const int32_t *targets, size_t n, in
     }
 }
 
-double rt_mqar_probe(const rt_config *cfg, rt_mixer_fn mixer, const char *source_file, char *err, size_t errlen)
+double rt_mqar_probe(const rt_config *cfg, const rt_arch *arch, char *err, size_t errlen)
 {
     rt_config c = *cfg;
     c.dims.time = cfg->mqar_time;
@@ -63,7 +63,7 @@ double rt_mqar_probe(const rt_config *cfg, rt_mixer_fn mixer, const char *source
     c.lr = cfg->mqar_lr;
     dt_mqar_cfg mq = {.vocab = cfg->dims.vocab, .seq_len = c.dims.time, .num_kv = cfg->mqar_kv, .power_a = 0.01f};
     if (dt_mqar_check(&mq, err, errlen) < 0) return -1;
-    ir_graph *g = rt_build(&c.dims, mixer, source_file, err, errlen);
+    ir_graph *g = rt_build_arch(&c.dims, arch, err, errlen);
     if (!g) return -1;
     rt_model *m = rt_model_new(g, 1, err, errlen);
     if (!m) { ir_graph_free(g); return -1; }
@@ -91,16 +91,16 @@ double rt_mqar_probe(const rt_config *cfg, rt_mixer_fn mixer, const char *source
     return total ? (double)hits / (double)total : 0.0;
 }
 
-int rt_evaluate_checkpoint(const rt_config *cfg, rt_mixer_fn mixer, const char *name, const char *source_file,
-                           const char *checkpoint, const dt_tokens *val, rt_metrics *out, char *err, size_t errlen)
+int rt_evaluate_checkpoint(const rt_config *cfg, const rt_arch *arch, const char *checkpoint, const dt_tokens *val,
+                           rt_metrics *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    snprintf(out->name, sizeof out->name, "%s", name);
+    snprintf(out->name, sizeof out->name, "%s", arch->name);
     snprintf(out->scale, sizeof out->scale, "%s", cfg->scale);
     out->mqar_acc = -1;
     out->train_loss = NAN;
     out->threads = omp_get_max_threads();
-    ir_graph *g = rt_build(&cfg->dims, mixer, source_file, err, errlen);
+    ir_graph *g = rt_build_arch(&cfg->dims, arch, err, errlen);
     if (!g) return -1;
     rt_model *m = rt_model_new(g, 0, err, errlen);
     if (!m) { ir_graph_free(g); return -1; }

@@ -155,6 +155,13 @@ static void forward_node(rt_model *m, int id)
                    in_val(m, n, 1), y);
         break;
     case IR_LINATTN: forward_linattn(m, id, n, y); break;
+    case IR_POINTWISE: {
+        const ir_pointwise *pw = &m->g->pointwise[n->iattr[0]];
+        const float *in[AA_MAX_POINTWISE_ARGS];
+        for (int a = 0; a < n->n_in; a++) in[a] = in_val(m, n, a);
+        k_pointwise_fwd(pw->nargs, pw->fn, ir_numel(n), in, y);
+        break;
+    }
     case IR_EMBED:
         k_embed_fwd(ir_numel(in_node(m, n, 0)), (int)last_dim(n), (const int32_t *)in_val(m, n, 0), in_val(m, n, 1), y);
         break;
@@ -326,6 +333,17 @@ static void backward_node(rt_model *m, int id)
                    in_val(m, n, 1), dy, in_grad(m, n, 0), in_grad(m, n, 1));
         break;
     case IR_LINATTN: backward_linattn(m, id, n, dy); break;
+    case IR_POINTWISE: {
+        const ir_pointwise *pw = &m->g->pointwise[n->iattr[0]];
+        const float *in[AA_MAX_POINTWISE_ARGS];
+        float *dx[AA_MAX_POINTWISE_ARGS];
+        for (int a = 0; a < n->n_in; a++) {
+            in[a] = in_val(m, n, a);
+            dx[a] = in_grad(m, n, a);
+        }
+        k_pointwise_bwd(pw->nargs, (void *const *)pw->deriv, ir_numel(n), in, dy, dx);
+        break;
+    }
     case IR_EMBED: {
         const ir_node *table = in_node(m, n, 1);
         if (in_grad(m, n, 1))

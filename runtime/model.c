@@ -92,11 +92,24 @@ static void build_layers(ir_graph *g, rt_mixer_fn mixer, aa_t *h)
 ir_graph *rt_build(const ir_dims *dims, rt_mixer_fn mixer, const char *source_file, char *err,
                    size_t errlen)
 {
-    ir_graph *g = ir_graph_new(dims, source_file);
+    rt_arch arch = {.name = source_file, .source_file = source_file, .mixer = mixer};
+    return rt_build_arch(dims, &arch, err, errlen);
+}
+
+ir_graph *rt_build_arch(const ir_dims *dims, const rt_arch *arch, char *err, size_t errlen)
+{
+    return rt_build_detailed(dims, arch, NULL, err, errlen);
+}
+
+ir_graph *rt_build_detailed(const ir_dims *dims, const rt_arch *arch, ir_error *error, char *err, size_t errlen)
+{
+    ir_graph *g = ir_graph_new(dims, arch->source_file);
     if (!g) {
         snprintf(err, errlen, "out of memory creating the graph");
         return NULL;
     }
+    g->resolve = arch->resolve;
+    g->resolve_ctx = arch->resolve_ctx;
     ir_graph *saved = ir_current();
     ir_set_current(g);
     aa_layer root = {.g = g, .index = -1};
@@ -105,7 +118,7 @@ ir_graph *rt_build(const ir_dims *dims, rt_mixer_fn mixer, const char *source_fi
     aa_t table = aa__param(&root, "embed.weight", 2, dims->vocab, dims->model, 1, AA_INIT_NORMAL(0.02f), 0);
     ir_node emb = {.op = IR_EMBED, .n_in = 2, .in = {g->tokens, table.id}, .layer = -1};
     aa_t h = {ir_add_node(g, &emb, "embed", 0)};
-    build_layers(g, mixer, &h);
+    build_layers(g, arch->mixer, &h);
     aa_t hf = aa__rmsnorm(&root, "norm_f", h, 0);
     ir_node lg = {.op = IR_LOGITS, .n_in = 2, .in = {hf.id, table.id}, .layer = -1};
     g->logits = ir_add_node(g, &lg, "lm_head", 0);
@@ -115,6 +128,10 @@ ir_graph *rt_build(const ir_dims *dims, rt_mixer_fn mixer, const char *source_fi
     ir_set_current(saved);
     if (g->has_error || ir_verify(g, err, errlen) < 0) {
         if (g->has_error) ir_format_error(g, err, errlen);
+        if (error) {
+            *error = g->error;
+            if (!g->has_error) snprintf(error->message, sizeof error->message, "%s", err);
+        }
         ir_graph_free(g);
         return NULL;
     }

@@ -20,8 +20,20 @@
 
 #include "data.h"
 #include "ir.h"
+#include "report.h"
 
 typedef aa_t (*rt_mixer_fn)(aa_layer *l, aa_t x);
+
+/* A mixer and where it came from: a reference linked into the binary, or a
+ * candidate loaded by the JIT (which also resolves its custom pointwise
+ * functions by name). */
+typedef struct rt_arch {
+    const char *name;
+    const char *source_file;   /* for messages: "cand.c:14: ..." */
+    rt_mixer_fn mixer;
+    ir_resolver resolve;       /* NULL for natively linked mixers */
+    void *resolve_ctx;
+} rt_arch;
 
 /* ---- configuration ------------------------------------------------------------ */
 
@@ -58,6 +70,11 @@ float rt_lr_at(const rt_config *cfg, int step);
 /* Embedding -> N x [RMSNorm -> mixer -> residual -> RMSNorm -> SwiGLU ->
  * residual] -> RMSNorm -> tied LM head -> cross-entropy (+ aux losses).
  * On a build error returns NULL and writes "file:line: op: message". */
+ir_graph *rt_build_arch(const ir_dims *dims, const rt_arch *arch, char *err, size_t errlen);
+/* The same, also returning the structured build error (line, DSL op). */
+ir_graph *rt_build_detailed(const ir_dims *dims, const rt_arch *arch, ir_error *error, char *err,
+                            size_t errlen);
+/* The same for a natively linked mixer (no custom pointwise functions). */
 ir_graph *rt_build(const ir_dims *dims, rt_mixer_fn mixer, const char *source_file, char *err,
                    size_t errlen);
 
@@ -104,6 +121,32 @@ void rt_model_print_profile(const rt_model *m, FILE *out);
 typedef struct rt_memory { size_t params, activations, gradients, scratch; } rt_memory;
 rt_memory rt_model_memory(const rt_model *m);
 
+/* ---- verification before training ------------------------------------------- */
+
+typedef struct rt_verify_opts {
+    double param_budget;       /* max parameters / DeltaNet's at the same scale; 0 = no limit */
+    double flops_ratio_limit;  /* max FLOPs(2T) / FLOPs(T) */
+    uint64_t seed;
+} rt_verify_opts;
+
+typedef struct rt_verify_info {
+    long params, baseline_params;
+    double param_ratio, flops_ratio;
+    int causality_probes;
+    uint64_t graph_hash;
+} rt_verify_info;
+
+void rt_verify_defaults(rt_verify_opts *o);
+/* rt_build_arch whose failure becomes a stage-"build" report (rule
+ * "build/<DSL op>", the mixer's line) appended to out. */
+ir_graph *rt_build_reporting(const ir_dims *dims, const rt_arch *arch, aa_reports *out);
+/* Build the model at cfg's dimensions and run the deterministic checks:
+ * custom derivatives, parameter budget, complexity (graphs at 2 and 4
+ * chunks), causality and batch independence (exact). Appends stage "build"
+ * or "verify" reports; returns the number of failed checks (0 = verified). */
+int rt_verify(const rt_config *cfg, const rt_arch *arch, const rt_verify_opts *o, aa_reports *out,
+              rt_verify_info *info);
+
 /* ---- training and evaluation ----------------------------------------------------------- */
 
 typedef struct rt_metrics {
@@ -139,19 +182,17 @@ typedef struct rt_train_io {
 /* Train the mixer under cfg on io->train, evaluate on io->val, run the MQAR
  * probe. Returns 0, or -1 with err set (a build error, a divergence is
  * reported in metrics->diverged and returns 0). */
-int rt_train(const rt_config *cfg, rt_mixer_fn mixer, const char *name, const char *source_file,
-             const rt_train_io *io, rt_metrics *out, char *err, size_t errlen);
+int rt_train(const rt_config *cfg, const rt_arch *arch, const rt_train_io *io, rt_metrics *out, char *err,
+             size_t errlen);
 
 /* Load a checkpoint into a forward-only model and measure validation loss,
  * bits per byte, forward tokens/s and memory. */
-int rt_evaluate_checkpoint(const rt_config *cfg, rt_mixer_fn mixer, const char *name, const char *source_file,
-                           const char *checkpoint, const dt_tokens *val, rt_metrics *out, char *err,
-                           size_t errlen);
+int rt_evaluate_checkpoint(const rt_config *cfg, const rt_arch *arch, const char *checkpoint, const dt_tokens *val,
+                           rt_metrics *out, char *err, size_t errlen);
 /* Mean validation loss over up to max_batches consecutive batches. */
 double rt_eval_loss(rt_model *m, const dt_tokens *val, int max_batches);
 /* Train a fresh model on MQAR and return its query accuracy in [0,1]. */
-double rt_mqar_probe(const rt_config *cfg, rt_mixer_fn mixer, const char *source_file, char *err,
-                     size_t errlen);
+double rt_mqar_probe(const rt_config *cfg, const rt_arch *arch, char *err, size_t errlen);
 /* Bits per byte of a loss in nats (byte-level vocabularies only, else NaN). */
 double rt_bits_per_byte(const rt_config *cfg, double loss_nats);
 /* Entropy (nats) of the token unigram distribution. */

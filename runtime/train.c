@@ -28,10 +28,9 @@ static void batch_free(batch *b)
 }
 
 /* Build the graph and an executable, parameter-initialised model. */
-static rt_model *make_model(const ir_dims *dims, rt_mixer_fn mixer, const char *source_file, uint64_t seed,
-                            char *err, size_t errlen)
+static rt_model *make_model(const ir_dims *dims, const rt_arch *arch, uint64_t seed, char *err, size_t errlen)
 {
-    ir_graph *g = rt_build(dims, mixer, source_file, err, errlen);
+    ir_graph *g = rt_build_arch(dims, arch, err, errlen);
     if (!g) return NULL;
     rt_model *m = rt_model_new(g, 1, err, errlen);
     if (!m) {
@@ -89,12 +88,12 @@ double rt_unigram_entropy(const dt_tokens *t)
     return h;
 }
 
-int rt_train(const rt_config *cfg, rt_mixer_fn mixer, const char *name, const char *source_file,
-             const rt_train_io *io, rt_metrics *out, char *err, size_t errlen)
+int rt_train(const rt_config *cfg, const rt_arch *arch, const rt_train_io *io, rt_metrics *out, char *err,
+             size_t errlen)
 {
     double t_start = rt_now();
     memset(out, 0, sizeof *out);
-    snprintf(out->name, sizeof out->name, "%s", name);
+    snprintf(out->name, sizeof out->name, "%s", arch->name);
     snprintf(out->scale, sizeof out->scale, "%s", cfg->scale);
     out->mqar_acc = -1;
     out->threads = omp_get_max_threads();
@@ -104,7 +103,7 @@ int rt_train(const rt_config *cfg, rt_mixer_fn mixer, const char *name, const ch
                  "set the vocabulary to at least %d", data_vocab - 1, cfg->dims.vocab, data_vocab);
         return -1;
     }
-    rt_model *m = make_model(&cfg->dims, mixer, source_file, cfg->seed, err, errlen);
+    rt_model *m = make_model(&cfg->dims, arch, cfg->seed, err, errlen);
     if (!m) return -1;
     const ir_graph *g = rt_model_graph(m);
     out->params = ir_param_count(g);
@@ -135,7 +134,7 @@ int rt_train(const rt_config *cfg, rt_mixer_fn mixer, const char *name, const ch
     }
     rt_model_free(m);
     if (!out->diverged && cfg->mqar_steps > 0) {
-        out->mqar_acc = rt_mqar_probe(cfg, mixer, source_file, err, errlen);
+        out->mqar_acc = rt_mqar_probe(cfg, arch, err, errlen);
         if (out->mqar_acc < 0) return -1;
     }
     out->peak_rss_bytes = rt_peak_rss();

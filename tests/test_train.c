@@ -41,7 +41,8 @@ static int train(const char *name, int steps, int mqar_steps, rt_metrics *mt)
     cfg.mqar_steps = mqar_steps;
     const arch_ref *ref = arch_find(name);
     rt_train_io io = {.train = &train_data, .val = &val_data};
-    int rc = rt_train(&cfg, ref->mixer, ref->name, ref->file, &io, mt, err, sizeof err);
+    rt_arch arch = {.name = ref->name, .source_file = ref->file, .mixer = ref->mixer};
+    int rc = rt_train(&cfg, &arch, &io, mt, err, sizeof err);
     if (rc < 0) fprintf(stderr, "%s: %s\n", name, err);
     return rc;
 }
