@@ -212,7 +212,7 @@ static void list_refs(int json)
         cJSON_Delete(arr);
         return;
     }
-    for (int i = 0; i < n; i++) printf("%-16s %s\n", refs[i].name, refs[i].file);
+    for (int i = 0; i < n; i++) printf("%-20s %s\n", refs[i].name, refs[i].file);
 }
 
 /* Progress on a terminal: one line, redrawn. */

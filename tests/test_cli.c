@@ -177,6 +177,76 @@ TEST(subword_shards_train)
     free(out);
 }
 
+/* The front end from the command line: check, verify, ir and train on
+ * candidate files (tests/cand), failures in the common report format. */
+#define CAND ASIARCH_SOURCE_DIR "/tests/cand/"
+
+TEST(check_command)
+{
+    char *out, *err;
+    CHECK(run("check " ASIARCH_SOURCE_DIR "/arch/delta_net.c", NULL, &err) == 0);
+    CHECK_STR_CONTAINS(err, "accepted");
+    free(err);
+    CHECK(run("check " CAND "calls_system.c", NULL, &err) == 1);
+    CHECK_STR_CONTAINS(err, "calls_system.c:6:");
+    CHECK_STR_CONTAINS(err, ": dsl/");
+    CHECK_STR_CONTAINS(err, "^");
+    free(err);
+    CHECK(run("check " CAND "calls_system.c --json", &out, NULL) == 1);
+    cJSON *arr = cJSON_Parse(out);
+    CHECK(cJSON_IsArray(arr) && cJSON_GetArraySize(arr) >= 1);
+    cJSON *first = cJSON_GetArrayItem(arr, 0);
+    CHECK(first && cJSON_GetObjectItem(first, "line")->valueint == 6);
+    CHECK(first && strncmp(cJSON_GetObjectItem(first, "rule")->valuestring, "dsl/", 4) == 0);
+    CHECK(first && strlen(cJSON_GetObjectItem(first, "snippet")->valuestring) > 0);
+    cJSON_Delete(arr);
+    free(out);
+    CHECK(run("check /nonexistent/cand.c", NULL, NULL) == 2);
+}
+
+TEST(verify_command)
+{
+    char *out, *err;
+    CHECK(run("verify " CAND "softcap_delta.c", &out, &err) == 0);
+    CHECK_STR_CONTAINS(out, "verified");
+    free(out);
+    free(err);
+    CHECK(run("verify " CAND "peeks_ahead.c --json", &out, NULL) == 1);
+    cJSON *o = cJSON_Parse(out);
+    CHECK(o && !strcmp(cJSON_GetObjectItem(o, "stage")->valuestring, "verify"));
+    CHECK_STR_CONTAINS(out, "verify/causality");
+    cJSON_Delete(o);
+    free(out);
+    CHECK(run("verify " CAND "shape_error.c", NULL, &err) == 1);
+    CHECK_STR_CONTAINS(err, "shape_error.c:10: build/aa_add: cannot broadcast");
+    free(err);
+    CHECK(run("verify delta_net --json", &out, NULL) == 0);
+    CHECK_STR_CONTAINS(out, "\"status\":\"verified\"");
+    free(out);
+}
+
+TEST(ir_and_train_on_a_candidate_file)
+{
+    char *out, *err, args[600];
+    CHECK(run("ir " CAND "softcap_delta.c --all", &out, NULL) == 0);
+    CHECK_STR_CONTAINS(out, "define");            /* the LLVM IR */
+    CHECK_STR_CONTAINS(out, "fn=soft_cap");       /* the graph's custom op */
+    free(out);
+    snprintf(args, sizeof args, "train " CAND "softcap_delta.c --scale tiny --steps 10 --no-mqar --json --data %s/corpus",
+             tmpdir);
+    CHECK(run(args, &out, &err) == 0);
+    cJSON *o = cJSON_Parse(out);
+    CHECK(o && !strcmp(cJSON_GetObjectItem(o, "name")->valuestring, "softcap_delta"));
+    CHECK(o && cJSON_GetObjectItem(o, "val_loss")->valuedouble < 6.0);
+    cJSON_Delete(o);
+    free(out);
+    free(err);
+    snprintf(args, sizeof args, "train " CAND "peeks_ahead.c --scale tiny --steps 10 --json --data %s/corpus", tmpdir);
+    CHECK(run(args, &out, NULL) == 1);
+    CHECK_STR_CONTAINS(out, "\"status\":\"failed\",\"stage\":\"verify\"");
+    free(out);
+}
+
 TEST(ir_prints_the_graph)
 {
     char *out;
@@ -198,6 +268,9 @@ int main(void)
     RUN(list_references);
     RUN(data_prepare_train_every_reference_eval);
     RUN(subword_shards_train);
+    RUN(check_command);
+    RUN(verify_command);
+    RUN(ir_and_train_on_a_candidate_file);
     RUN(ir_prints_the_graph);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

@@ -1,0 +1,808 @@
+/*
+ * compile.c — a candidate's source to LLVM bitcode.
+ *
+ * clang runs as a separate process so that nothing it does (crash, loop,
+ * memory blow-up, a flood of diagnostics) can take asiarch down:
+ *
+ *   - fork + exec, no shell; stdin is /dev/null, stdout and stderr go to one
+ *     pipe that we read with a byte cap; all other descriptors are closed;
+ *   - its own process group, killed as a whole on a wall-clock timeout;
+ *   - rlimits: CPU seconds, 2 GiB of address space, 64 MiB files, no core;
+ *   - a fixed environment, so CPATH or CCC_OVERRIDE_OPTIONS cannot change
+ *     what is compiled behind the cache's back.
+ *
+ * Only the embedded DSL header is visible (-nostdinc, -I a directory holding
+ * just asiarch.h), -fno-builtin keeps every libm call a plain call to the
+ * function the source names (instead of letting LLVM rewrite powf(2, x) into
+ * exp2f, a symbol the loader does not provide), and array-bounds checks
+ * trap. Line tables (-gline-tables-only) let the loader point undefined
+ * symbols at the calling line.
+ *
+ * The result is cached as <cache>/bitcode/<key>.bc, key = SHA-256 of the
+ * source, the flags, `clang --version` and the header (OpenSSL libcrypto),
+ * with <key>.sum beside it to detect damaged entries.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jit.h"
+
+#ifndef ASIARCH_CLANG
+#define ASIARCH_CLANG "clang-14"
+#endif
+
+#define DEFAULT_TIMEOUT_S 20.0
+#define DEFAULT_MAX_OUTPUT ((size_t)64 << 10)
+#define CLANG_ADDRESS_SPACE ((rlim_t)2 << 30)
+#define CLANG_FILE_SIZE ((rlim_t)64 << 20)
+#define SOURCE_NAME "candidate.c"   /* inside the temporary directory */
+#define OUTPUT_NAME "candidate.bc"
+
+/* Every flag that changes the bitcode. They are part of the cache key; the
+ * include directory and file names, which vary per run, are not. */
+static const char *const clang_flags[] = {
+    "-x", "c", "-std=c17", "-O2",
+    "-nostdinc",                 /* only the embedded asiarch.h (-I below) */
+    "-fno-builtin",              /* libm calls stay calls to the named function */
+    "-fsanitize=array-bounds", "-fsanitize-trap=array-bounds",
+    "-fno-stack-protector",      /* no __stack_chk_fail to link */
+    "-fno-exceptions", "-fno-asynchronous-unwind-tables",
+    "-gline-tables-only",        /* line:col of calls, for link errors */
+    "-fdebug-compilation-dir=.", /* no temporary path in the bitcode (and see */
+                                 /* -fdebug-prefix-map in run_clang) */
+    "-fno-crash-diagnostics",    /* no reproducer files in /tmp on a crash */
+    "-fno-color-diagnostics", "-fno-caret-diagnostics",
+    /* Warnings are the checker's business; these few are real errors. */
+    "-Wno-everything", "-Werror=implicit-function-declaration", "-Werror=implicit-int",
+    "-Werror=return-type", "-Werror=int-conversion",
+    "-emit-llvm", "-c",
+};
+#define N_FLAGS (sizeof clang_flags / sizeof clang_flags[0])
+
+void jit_compile_defaults(jit_compile_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->use_cache = 1;
+    o->timeout_s = DEFAULT_TIMEOUT_S;
+    o->max_output = DEFAULT_MAX_OUTPUT;
+}
+
+void jit_bitcode_free(jit_bitcode *bc)
+{
+    if (!bc) return;
+    free(bc->data);
+    memset(bc, 0, sizeof *bc);
+}
+
+/* ---- small file helpers ---------------------------------------------------------- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int mkdir_p(const char *path)
+{
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) { errno = ENAMETOOLONG; return -1; }
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) < 0 && errno != EEXIST) return -1;
+    return 0;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return -1;
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Write a file so that readers see either the old content or the whole new
+ * one: write a temporary name in the same directory, then rename over. */
+static int write_file_atomic(const char *path, const void *data, size_t len)
+{
+    static unsigned counter;
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(),
+                 __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED)) >= (int)sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    if (write_all(fd, data, len) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
+        int e = errno;
+        close(fd);   /* harmless EBADF when already closed */
+        unlink(tmp);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+/* The whole file, malloc'd (NUL-terminated for convenience), or NULL. */
+static unsigned char *read_file(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    struct stat st;
+    unsigned char *buf = NULL;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < ((off_t)1 << 30)) {
+        size_t n = (size_t)st.st_size, got = 0;
+        buf = malloc(n + 1);
+        while (buf && got < n) {
+            ssize_t r = read(fd, buf + got, n - got);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) { free(buf); buf = NULL; break; }
+            got += (size_t)r;
+        }
+        if (buf) { buf[n] = 0; *len = n; }
+    }
+    close(fd);
+    return buf;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st; (void)ftw;
+    if (flag == FTW_DP) rmdir(path);
+    else unlink(path);
+    return 0;
+}
+
+static void rm_tree(const char *dir) { nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS); }
+
+/* ---- hashing ---------------------------------------------------------------------- */
+
+static void hex(const unsigned char *d, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[d[i] >> 4];
+        out[2 * i + 1] = digits[d[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+
+/* Hex SHA-256 of n fields. With `framed`, each field is preceded by its
+ * length, so that ("ab", "c") and ("a", "bc") hash differently (the cache
+ * key); without, it is the plain hash of the concatenation (what sha256sum
+ * prints for a file). */
+static int sha256_hex(const char *const *fields, const size_t *lens, int n, int framed, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (!c) return -1;
+    int ok = EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+    for (int i = 0; ok && i < n; i++) {
+        uint64_t len = lens[i];
+        if (framed) ok = EVP_DigestUpdate(c, &len, sizeof len);
+        ok = ok && EVP_DigestUpdate(c, fields[i], lens[i]);
+    }
+    ok = ok && EVP_DigestFinal_ex(c, md, &mdlen) && mdlen == 32;
+    EVP_MD_CTX_free(c);
+    if (!ok) return -1;
+    hex(md, 32, out);
+    return 0;
+}
+
+/* ---- running clang ------------------------------------------------------------------ */
+
+typedef enum { PROC_EXITED, PROC_SIGNALED, PROC_TIMEOUT, PROC_FLOOD, PROC_NOEXEC, PROC_ERROR } proc_how;
+
+typedef struct proc_result {
+    proc_how how;
+    int code;       /* exit status, signal number, or errno (NOEXEC, ERROR) */
+    char *out;      /* stdout + stderr, NUL-terminated, at most max_output bytes */
+    size_t len;
+} proc_result;
+
+/* The compiler to run: $ASIARCH_CLANG, else the one CMake found. A bare
+ * name is looked up in PATH here, in the parent: execvp is not safe
+ * between fork and exec in a threaded program. */
+static const char *clang_path(char *buf, size_t len)
+{
+    const char *name = getenv("ASIARCH_CLANG");
+    if (!name || !*name) name = ASIARCH_CLANG;
+    if (strchr(name, '/')) return name;
+    const char *path = getenv("PATH");
+    if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
+    for (const char *p = path; *p;) {
+        size_t n = strcspn(p, ":");
+        if (n && (size_t)snprintf(buf, len, "%.*s/%s", (int)n, p, name) < len && access(buf, X_OK) == 0)
+            return buf;
+        p += n + (p[n] == ':');
+    }
+    return name;   /* not found: exec reports ENOENT, with this name */
+}
+
+static void set_limit(int resource, rlim_t soft, rlim_t hard)
+{
+    struct rlimit rl = {soft, hard};
+    setrlimit(resource, &rl);
+}
+
+/* In the child, between fork and exec: only async-signal-safe calls. exec
+ * failures are reported as errno on the status pipe. */
+static void __attribute__((noreturn))
+exec_child(char *const argv[], const char *cwd, int out_fd, int status_fd, double timeout_s)
+{
+    static char *const envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C", NULL};
+    setpgid(0, 0);
+    /* Move our two pipes clear of 0-3 (the parent may run with stdio
+     * closed, so they could be anywhere) before rearranging descriptors. */
+    int out = fcntl(out_fd, F_DUPFD, 10), status = fcntl(status_fd, F_DUPFD_CLOEXEC, 10);
+    if (out < 0 || status < 0) goto fail;
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) goto fail;
+    /* The status pipe becomes fd 3, close-on-exec; nothing else of ours
+     * leaks into clang. */
+    if (dup3(status, 3, O_CLOEXEC) < 0) goto fail;
+    status = 3;
+    if (close_range(4, ~0U, 0) < 0)
+        for (int fd = 4; fd < 1024; fd++) close(fd);
+    if (cwd && chdir(cwd) < 0) goto fail;
+
+    rlim_t cpu = (rlim_t)ceil(timeout_s) + 1;
+    set_limit(RLIMIT_CPU, cpu, cpu + 1);
+    set_limit(RLIMIT_AS, CLANG_ADDRESS_SPACE, CLANG_ADDRESS_SPACE);
+    set_limit(RLIMIT_FSIZE, CLANG_FILE_SIZE, CLANG_FILE_SIZE);
+    set_limit(RLIMIT_CORE, 0, 0);
+
+    /* exec keeps the signal mask and ignored signals: give clang defaults. */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    for (int s = 1; s < NSIG; s++) sigaction(s, &dfl, NULL);
+
+    execve(argv[0], argv, envp);
+fail:;
+    int e = errno;
+    ssize_t ignored = write(status >= 0 ? status : status_fd, &e, sizeof e);
+    (void)ignored;
+    _exit(127);
+}
+
+/* Wait for pid until the deadline; 1 when it was reaped (status in *status). */
+static int wait_until(pid_t pid, double deadline, int *status)
+{
+    long sleep_ns = 100000;
+    for (;;) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+        if (r == pid) return 1;
+        if (r < 0 && errno != EINTR) return -1;
+        if (now_s() >= deadline) return 0;
+        struct timespec ts = {0, sleep_ns};
+        nanosleep(&ts, NULL);
+        if (sleep_ns < 5000000) sleep_ns *= 2;
+    }
+}
+
+static void kill_group(pid_t pid)
+{
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);   /* in case setpgid had not happened yet */
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+}
+
+/* Read the child's output until EOF, the cap or the deadline. Returns the
+ * outcome so far: PROC_EXITED means EOF was reached. */
+static proc_how drain_output(int fd, double deadline, size_t max_output, proc_result *res)
+{
+    size_t cap = 4096;
+    res->out = malloc(cap);
+    if (!res->out) return PROC_ERROR;
+    for (;;) {
+        double left = deadline - now_s();
+        if (left <= 0) return PROC_TIMEOUT;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int pr = poll(&p, 1, left > 60 ? 60000 : (int)ceil(left * 1000));
+        if (pr < 0 && errno == EINTR) continue;
+        if (pr < 0) return PROC_ERROR;
+        if (pr == 0) continue;   /* the deadline is checked above */
+        if (res->len + 1 >= cap) {
+            char *q = realloc(res->out, 2 * cap);
+            if (!q) return PROC_ERROR;
+            res->out = q;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, res->out + res->len, cap - 1 - res->len);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return PROC_ERROR;
+        if (r == 0) return PROC_EXITED;
+        res->len += (size_t)r;
+        res->out[res->len] = 0;
+        if (res->len > max_output) {
+            res->len = max_output;
+            res->out[res->len] = 0;
+            return PROC_FLOOD;
+        }
+    }
+}
+
+/* Run argv (argv[0] is the program) in cwd with the limits above. Returns 0
+ * when the process ran to an outcome (see res->how), -1 when it could not
+ * be started (res->how = PROC_ERROR, res->code = errno). */
+static int run_process(char *const argv[], const char *cwd, double timeout_s, size_t max_output,
+                       proc_result *res)
+{
+    memset(res, 0, sizeof *res);
+    int outp[2], st[2];
+    if (pipe2(outp, O_CLOEXEC) < 0) { res->how = PROC_ERROR; res->code = errno; return -1; }
+    if (pipe2(st, O_CLOEXEC) < 0) {
+        res->how = PROC_ERROR;
+        res->code = errno;
+        close(outp[0]);
+        close(outp[1]);
+        return -1;
+    }
+    double deadline = now_s() + timeout_s;
+    pid_t pid = fork();
+    if (pid < 0) {
+        res->how = PROC_ERROR;
+        res->code = errno;
+        close(outp[0]); close(outp[1]); close(st[0]); close(st[1]);
+        return -1;
+    }
+    if (pid == 0) exec_child(argv, cwd, outp[1], st[1], timeout_s);
+    setpgid(pid, pid);   /* also done by the child: whichever runs first wins */
+    close(outp[1]);
+    close(st[1]);
+
+    /* The status pipe closes on a successful exec, or carries errno. */
+    int e = 0;
+    ssize_t n;
+    while ((n = read(st[0], &e, sizeof e)) < 0 && errno == EINTR) {}
+    close(st[0]);
+    if (n == (ssize_t)sizeof e) {
+        close(outp[0]);
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+        res->how = PROC_NOEXEC;
+        res->code = e;
+        return 0;
+    }
+
+    proc_how how = drain_output(outp[0], deadline, max_output, res);
+    if (how == PROC_ERROR) res->code = errno ? errno : ENOMEM;
+    close(outp[0]);
+    int status = 0;
+    if (how == PROC_EXITED) {
+        int w = wait_until(pid, deadline, &status);
+        if (w == 0) how = PROC_TIMEOUT;
+        else if (w < 0) { res->how = PROC_ERROR; res->code = errno; return 0; }
+    }
+    if (how != PROC_EXITED) {
+        kill_group(pid);
+        res->how = how;
+        return 0;
+    }
+    if (WIFSIGNALED(status)) {
+        /* CPU-time limit: the same as running out of wall-clock time. */
+        res->how = WTERMSIG(status) == SIGXCPU ? PROC_TIMEOUT : PROC_SIGNALED;
+        res->code = WTERMSIG(status);
+    } else {
+        res->how = PROC_EXITED;
+        res->code = WEXITSTATUS(status);
+    }
+    return 0;
+}
+
+static void first_line(const char *text, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", text ? text : "");
+    buf[strcspn(buf, "\n")] = 0;
+}
+
+static void no_clang_report(aa_reports *reps, const char *file, const char *clang, int err)
+{
+    aa_report_add(reps, "compile", file, 0, 0, "compile/no-clang",
+                  "cannot run the C compiler '%s': %s; install clang-14 (apt-get install clang-14, "
+                  "or ./bootstrap.sh) or set ASIARCH_CLANG to the path of a clang 14 binary",
+                  clang, strerror(err));
+}
+
+/* `clang --version`, run once per compiler path and process (it is part of
+ * every cache key). NULL with a report when clang cannot be run. */
+static const char *clang_version(const char *clang, const char *file, aa_reports *reps)
+{
+    /* One entry per compiler path ever used; never freed, since callers
+     * keep the text. */
+    typedef struct version { struct version *next; char *text; char path[]; } version;
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static version *known;
+
+    pthread_mutex_lock(&lock);
+    for (version *v = known; v; v = v->next)
+        if (strcmp(v->path, clang) == 0) {
+            pthread_mutex_unlock(&lock);
+            return v->text;
+        }
+    char *argv[] = {(char *)clang, "--version", NULL};
+    proc_result res;
+    run_process(argv, NULL, 10.0, 4096, &res);
+    const char *text = NULL;
+    if (res.how == PROC_NOEXEC) {
+        no_clang_report(reps, file, clang, res.code);
+    } else if (res.how == PROC_ERROR) {
+        aa_report_add(reps, "compile", file, 0, 0, "compile/io", "cannot start '%s --version': %s", clang,
+                      strerror(res.code));
+    } else if (res.how != PROC_EXITED || res.code != 0 || !strstr(res.out ? res.out : "", "clang")) {
+        char head[200];
+        first_line(res.out && res.len ? res.out : "no output", head, sizeof head);
+        aa_report_add(reps, "compile", file, 0, 0, "compile/no-clang",
+                      "'%s --version' did not identify a clang compiler (it printed: %s); set ASIARCH_CLANG "
+                      "to the path of a clang 14 binary (Debian package clang-14)", clang, head);
+    } else {
+        version *v = malloc(sizeof *v + strlen(clang) + 1);
+        if (v) {
+            strcpy(v->path, clang);
+            v->text = res.out;
+            v->next = known;
+            known = v;
+            text = res.out;
+            res.out = NULL;
+        }
+    }
+    free(res.out);
+    pthread_mutex_unlock(&lock);
+    return text;
+}
+
+/* ---- the cache ------------------------------------------------------------------------ */
+
+/* $XDG_CACHE_HOME/asiarch, else ~/.cache/asiarch. -1 if there is no home. */
+static int default_cache_dir(char *buf, size_t len)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    if (xdg && xdg[0] == '/') return snprintf(buf, len, "%s/asiarch", xdg) < (int)len ? 0 : -1;
+    const char *home = getenv("HOME");
+    if (!home || !*home) {
+        struct passwd *pw = getpwuid(getuid());
+        home = pw ? pw->pw_dir : NULL;
+    }
+    if (!home || !*home) return -1;
+    return snprintf(buf, len, "%s/.cache/asiarch", home) < (int)len ? 0 : -1;
+}
+
+/* A cache entry is <key>.bc (the bitcode, as clang wrote it) and <key>.sum
+ * (the hex SHA-256 of that file, written after it). An entry whose sum is
+ * missing or does not match is ignored and replaced: whatever truncated or
+ * overwrote it. (Parsing would not do as a check: LLVM 14's bitcode reader
+ * ends the process on some malformed input.) */
+static int bitcode_sum(const unsigned char *data, size_t len, char out[65])
+{
+    const char *field[] = {(const char *)data};
+    return sha256_hex(field, &len, 1, 0, out);
+}
+
+static int cache_read(const char *entry, const char *sum_path, jit_bitcode *out)
+{
+    size_t len = 0, sum_len = 0;
+    unsigned char *data = read_file(entry, &len);
+    unsigned char *want = data ? read_file(sum_path, &sum_len) : NULL;
+    char have[65];
+    int ok = want && sum_len >= 64 && bitcode_sum(data, len, have) == 0 && memcmp(have, want, 64) == 0 &&
+             len >= 4 && memcmp(data, "BC\xC0\xDE", 4) == 0;
+    free(want);
+    if (!ok) {
+        free(data);
+        return -1;
+    }
+    out->data = data;
+    out->len = len;
+    out->from_cache = 1;
+    return 0;
+}
+
+static void cache_write(const char *entry, const char *sum_path, const jit_bitcode *bc)
+{
+    char sum[66];
+    if (bitcode_sum(bc->data, bc->len, sum) < 0) return;
+    sum[64] = '\n';
+    if (write_file_atomic(entry, bc->data, bc->len) == 0) write_file_atomic(sum_path, sum, 65);
+}
+
+/* The embedded header's own hash names its directory (below). */
+static char header_tag[65];
+
+static void header_tag_init(void)
+{
+    const char *field[] = {jit_dsl_header};
+    size_t len[] = {jit_dsl_header_len};
+    if (sha256_hex(field, len, 1, 0, header_tag) < 0) header_tag[0] = 0;
+}
+
+/* Put the embedded header at <root>/include/<hash of its text>/asiarch.h:
+ * one directory per header version, so two asiarch builds sharing a cache
+ * never see each other's header. Writes that directory into dir. */
+static int ensure_header(const char *root, char *dir, size_t dirlen)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, header_tag_init);
+    if (!header_tag[0]) return -1;
+    if (snprintf(dir, dirlen, "%s/include/%.16s", root, header_tag) >= (int)dirlen) return -1;
+    char file[PATH_MAX];
+    if (snprintf(file, sizeof file, "%s/asiarch.h", dir) >= (int)sizeof file) return -1;
+    size_t len = 0;
+    unsigned char *have = read_file(file, &len);
+    int same = have && len == jit_dsl_header_len && memcmp(have, jit_dsl_header, len) == 0;
+    free(have);
+    if (same) return 0;
+    if (mkdir_p(dir) < 0) return -1;
+    return write_file_atomic(file, jit_dsl_header, jit_dsl_header_len);
+}
+
+/* key = SHA-256(format tag, source, flags, clang --version, header). */
+static int cache_key(const jit_source *src, const char *version, char key[65])
+{
+    const char *field[N_FLAGS + 4];
+    size_t len[N_FLAGS + 4];
+    int n = 0;
+    field[n] = "asiarch-bitcode-v1"; len[n] = strlen(field[n]); n++;
+    field[n] = src->text; len[n] = src->len; n++;
+    for (size_t i = 0; i < N_FLAGS; i++, n++) { field[n] = clang_flags[i]; len[n] = strlen(clang_flags[i]); }
+    field[n] = version; len[n] = strlen(version); n++;
+    field[n] = jit_dsl_header; len[n] = jit_dsl_header_len; n++;
+    return sha256_hex(field, len, n, 1, key);
+}
+
+/* ---- clang's diagnostics -> reports ------------------------------------------------------ */
+
+/* Parse "FILE:LINE:COL: error: MESSAGE" (LINE and COL optional). Returns 1
+ * for an error line, filling the location and *msg. */
+static int parse_error_line(char *line, const char **file, int *lno, int *col, const char **msg)
+{
+    static const char *const kinds[] = {": fatal error: ", ": error: "};
+    char *at = NULL;
+    size_t skip = 0;
+    for (int k = 0; k < 2 && !at; k++)
+        if ((at = strstr(line, kinds[k]))) skip = strlen(kinds[k]);
+    if (!at) {
+        /* "error: ..." or "clang: error: ..." with no location */
+        if (strncmp(line, "error: ", 7) == 0) { *file = NULL; *lno = *col = 0; *msg = line + 7; return 1; }
+        return 0;
+    }
+    *at = 0;
+    *msg = at + skip;
+    *lno = *col = 0;
+    /* Peel ":COL" and ":LINE" off the end of the location. */
+    for (int part = 0; part < 2; part++) {
+        char *c = strrchr(line, ':');
+        if (!c || !c[1] || strspn(c + 1, "0123456789") != strlen(c + 1)) break;
+        *col = *lno;
+        *lno = atoi(c + 1);
+        *c = 0;
+    }
+    *file = line;
+    return 1;
+}
+
+/* One stage-"compile" report per error clang printed, located in the
+ * user's file (clang saw it as candidate.c) or in asiarch.h. */
+static int diagnostics_to_reports(const jit_source *src, char *out, aa_reports *reps)
+{
+    int n = 0;
+    for (char *line = out; line && *line;) {
+        char *next = strchr(line, '\n');
+        if (next) *next++ = 0;
+        const char *file, *msg;
+        int lno, col;
+        if (parse_error_line(line, &file, &lno, &col, &msg)) {
+            int mine = file && strcmp(file, SOURCE_NAME) == 0;
+            const char *shown = mine ? src->path : file && strstr(file, "asiarch.h") ? "asiarch.h" : src->path;
+            if (!file) lno = col = 0;
+            aa_report *r = aa_report_add(reps, "compile", shown, lno, col, "compile/error", "%s", msg);
+            if (r && mine) aa_report_snippet(r, src->text, src->len);
+            n++;
+        }
+        line = next;
+    }
+    return n;
+}
+
+/* Turn a finished clang run into reports. Returns 0 when it succeeded. */
+static int judge_run(const jit_source *src, const char *clang, const proc_result *res, double timeout_s,
+                     size_t max_output, aa_reports *reps)
+{
+    char head[256];
+    const char *path = src->path;
+    switch (res->how) {
+    case PROC_EXITED:
+        if (res->code == 0) return 0;
+        if (res->out && (strstr(res->out, "PLEASE submit a bug report") ||
+                         strstr(res->out, "frontend command failed due to signal"))) {
+            first_line(res->out, head, sizeof head);
+            aa_report_add(reps, "compile", path, 0, 0, "compile/crash",
+                          "clang crashed while compiling this file (%s); simplify the code around the "
+                          "construct it last reported", head);
+            return -1;
+        }
+        if (diagnostics_to_reports(src, res->out, reps) == 0) {
+            first_line(res->out, head, sizeof head);
+            aa_report_add(reps, "compile", path, 0, 0, "compile/error",
+                          "clang failed with exit status %d and no error message we could place: %s",
+                          res->code, head[0] ? head : "(no output)");
+        }
+        return -1;
+    case PROC_SIGNALED:
+        aa_report_add(reps, "compile", path, 0, 0, "compile/crash",
+                      "clang was killed by signal %d (%s) while compiling this file; the source is probably "
+                      "too large or too deeply nested: simplify it",
+                      res->code, strsignal(res->code));
+        return -1;
+    case PROC_TIMEOUT:
+        aa_report_add(reps, "compile", path, 0, 0, "compile/timeout",
+                      "clang did not finish within %.3g s; the source is too large or too complex to "
+                      "compile: simplify it", timeout_s);
+        return -1;
+    case PROC_FLOOD: {
+        /* The complete lines captured so far are still worth reporting. */
+        char *end = res->out ? strrchr(res->out, '\n') : NULL;
+        if (end) end[1] = 0;
+        if (end) diagnostics_to_reports(src, res->out, reps);
+        aa_report_add(reps, "compile", path, 0, 0, "compile/output-limit",
+                      "clang wrote more than %zu bytes of diagnostics and was stopped; fix the first "
+                      "errors above and compile again", max_output);
+        return -1;
+    }
+    case PROC_NOEXEC:
+        no_clang_report(reps, path, clang, res->code);
+        return -1;
+    case PROC_ERROR:
+        aa_report_add(reps, "compile", path, 0, 0, "compile/io", "cannot run clang: %s", strerror(res->code));
+        return -1;
+    }
+    return -1;
+}
+
+/* ---- jit_compile ---------------------------------------------------------------------------- */
+
+static int io_fail(aa_reports *reps, const char *path, const char *what, const char *where)
+{
+    aa_report_add(reps, "compile", path, 0, 0, "compile/io", "cannot %s %s: %s; check the disk and TMPDIR",
+                  what, where, strerror(errno));
+    return -1;
+}
+
+/* Compile src->text in a fresh temporary directory; the bitcode into out. */
+static int run_clang(const jit_source *src, const char *clang, const char *cache_root, const jit_compile_opts *o,
+                     jit_bitcode *out, aa_reports *reps)
+{
+    const char *tmp = getenv("TMPDIR");
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/asiarch-cc-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
+    if (!mkdtemp(dir)) return io_fail(reps, src->path, "create a temporary directory in", tmp ? tmp : "/tmp");
+
+    int rc = -1;
+    char inc[PATH_MAX + 16], file[PATH_MAX + 32];
+    /* The header lives in the cache when there is one; otherwise (read-only
+     * home, say) in the temporary directory. */
+    if (!cache_root || ensure_header(cache_root, inc, sizeof inc) < 0) {
+        snprintf(inc, sizeof inc, "%s/include", dir);
+        snprintf(file, sizeof file, "%s/asiarch.h", inc);
+        if (mkdir(inc, 0755) < 0 || write_file_atomic(file, jit_dsl_header, jit_dsl_header_len) < 0) {
+            io_fail(reps, src->path, "write the DSL header to", inc);
+            goto done;
+        }
+    }
+    snprintf(file, sizeof file, "%s/" SOURCE_NAME, dir);
+    if (write_file_atomic(file, src->text, src->len) < 0) {
+        io_fail(reps, src->path, "write the source to", file);
+        goto done;
+    }
+
+    /* The header's directory varies (cache or temporary); name it
+     * "include" in the debug info so the bitcode does not. */
+    char prefix_map[PATH_MAX + 64];
+    snprintf(prefix_map, sizeof prefix_map, "-fdebug-prefix-map=%s=include", inc);
+    char *argv[N_FLAGS + 8];
+    int n = 0;
+    argv[n++] = (char *)clang;
+    for (size_t i = 0; i < N_FLAGS; i++) argv[n++] = (char *)clang_flags[i];
+    argv[n++] = "-I";
+    argv[n++] = inc;
+    argv[n++] = prefix_map;
+    argv[n++] = "-o";
+    argv[n++] = OUTPUT_NAME;
+    argv[n++] = SOURCE_NAME;
+    argv[n] = NULL;
+
+    proc_result res;
+    run_process(argv, dir, o->timeout_s, o->max_output, &res);
+    if (judge_run(src, clang, &res, o->timeout_s, o->max_output, reps) == 0) {
+        snprintf(file, sizeof file, "%s/" OUTPUT_NAME, dir);
+        out->data = read_file(file, &out->len);
+        if (!out->data) io_fail(reps, src->path, "read clang's output", file);
+        else rc = 0;
+    }
+    free(res.out);
+done:
+    rm_tree(dir);
+    return rc;
+}
+
+int jit_compile(const jit_source *src, const jit_compile_opts *opts, jit_bitcode *out, aa_reports *reps)
+{
+    memset(out, 0, sizeof *out);
+    jit_compile_opts o;
+    jit_compile_defaults(&o);
+    if (opts) {
+        o = *opts;
+        if (!(o.timeout_s > 0)) o.timeout_s = DEFAULT_TIMEOUT_S;
+        if (o.max_output == 0) o.max_output = DEFAULT_MAX_OUTPUT;
+    }
+    if (!src || !src->text) {
+        aa_report_add(reps, "compile", src ? src->path : "", 0, 0, "compile/io", "no source text to compile");
+        return -1;
+    }
+    char found[PATH_MAX];
+    const char *clang = clang_path(found, sizeof found);
+    const char *version = clang_version(clang, src->path, reps);
+    if (!version) return -1;
+    if (cache_key(src, version, out->key) < 0) {
+        aa_report_add(reps, "compile", src->path, 0, 0, "compile/io",
+                      "SHA-256 from OpenSSL's libcrypto failed; check the OpenSSL installation");
+        return -1;
+    }
+
+    char root[PATH_MAX], entry[PATH_MAX + 96], sum_path[PATH_MAX + 96];
+    const char *cache_root = NULL;
+    if (o.cache_dir && *o.cache_dir) {
+        snprintf(root, sizeof root, "%s", o.cache_dir);
+        cache_root = root;
+    } else if (default_cache_dir(root, sizeof root) == 0) {
+        cache_root = root;
+    }
+    if (cache_root && mkdir_p(cache_root) < 0) cache_root = NULL;   /* work without a cache */
+    if (cache_root) {
+        snprintf(entry, sizeof entry, "%s/bitcode/%s.bc", cache_root, out->key);
+        snprintf(sum_path, sizeof sum_path, "%s/bitcode/%s.sum", cache_root, out->key);
+    }
+
+    if (o.use_cache && cache_root && cache_read(entry, sum_path, out) == 0) return 0;
+    if (run_clang(src, clang, cache_root, &o, out, reps) < 0) {
+        jit_bitcode_free(out);
+        return -1;
+    }
+    if (o.use_cache && cache_root) {
+        /* A failed store only costs the next run a compile. */
+        char bcdir[PATH_MAX + 16];
+        snprintf(bcdir, sizeof bcdir, "%s/bitcode", cache_root);
+        if (mkdir_p(bcdir) == 0) cache_write(entry, sum_path, out);
+    }
+    return 0;
+}

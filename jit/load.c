@@ -1,0 +1,620 @@
+/*
+ * load.c — bitcode to callable code in an ORC LLJIT that cannot see the
+ * host process.
+ *
+ * Each candidate gets its own LLJIT. Its main JITDylib defines exactly the
+ * symbols of symbols.c (the DSL API, the header's libm functions, memcpy,
+ * memset, memmove) as absolute addresses, and there is no process symbol
+ * generator: nothing else in the host can be found, so any other external
+ * reference fails to link.
+ *
+ * Two layers enforce that, and both speak in the candidate's lines:
+ *
+ *   1. Before anything reaches the JIT, the module is scanned: every
+ *      external function or variable it declares must be on the allow-list,
+ *      it may not redefine an allowed symbol, and it may contain no inline
+ *      assembly or static constructors. This layer is needed, not just
+ *      tidier: LLJIT defines symbols of its own in the main JITDylib for its
+ *      platform support (__cxa_atexit, __dso_handle, __lljit.*), which the
+ *      JIT alone would let a module reach.
+ *   2. Every entry point is then looked up at once, which compiles and links
+ *      the whole module; a reference the code generator introduced on its
+ *      own and that is not allowed fails here ("Symbols not found: [...]").
+ *
+ * LLVM reports problems in three ways and none of them may end the process:
+ * LLVMErrorRef values (consumed here), diagnostics on the LLVMContext (a
+ * handler is installed, else LLVM prints and exits) and fatal errors (a
+ * handler that explains and exits, the last resort).
+ */
+#include <ctype.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/BitReader.h>
+#include <llvm-c/Core.h>
+#include <llvm-c/Error.h>
+#include <llvm-c/ErrorHandling.h>
+#include <llvm-c/LLJIT.h>
+#include <llvm-c/Orc.h>
+#include <llvm-c/Target.h>
+
+#include "jit.h"
+
+void *jit__symbol_address(size_t i);   /* symbols.c */
+
+#define MSG_CAP 4096
+
+struct jit_module {
+    LLVMOrcLLJITRef jit;
+    aa_t (*mixer)(aa_layer *, aa_t);
+    char *name, *motivation;   /* copies of the AA_NAME/AA_MOTIVATION strings */
+    char *ir;                  /* the module as loaded, as text */
+    char **defined;            /* functions the candidate defines (jit_lookup) */
+    int n_defined;
+    char errors[MSG_CAP];      /* what LLVM reported while loading, joined */
+};
+
+/* ---- process-wide set-up ------------------------------------------------------ */
+
+static void on_fatal_error(const char *reason)
+{
+    /* LLVM's state is unknown now: say what happened and leave without
+     * running atexit handlers that might touch it. */
+    fprintf(stderr,
+            "asiarch: LLVM hit a fatal error: %s\n"
+            "asiarch: the candidate being loaded is rejected; if it passed the checker, please report this as a bug\n",
+            reason);
+    _exit(70);
+}
+
+static void init_llvm(void)
+{
+    LLVMInitializeNativeTarget();
+    LLVMInitializeNativeAsmPrinter();
+    LLVMInstallFatalErrorHandler(on_fatal_error);
+}
+
+/* ---- error plumbing ---------------------------------------------------------------- */
+
+static void append(jit_module *m, const char *text)
+{
+    size_t have = strlen(m->errors);
+    if (have && have + 2 < sizeof m->errors) strcat(m->errors, "; ");
+    have = strlen(m->errors);
+    snprintf(m->errors + have, sizeof m->errors - have, "%s", text);
+}
+
+/* Consume an LLVMErrorRef into m->errors (and buf, when given). */
+static void take_error(jit_module *m, LLVMErrorRef err, char *buf, size_t len)
+{
+    char *msg = LLVMGetErrorMessage(err);
+    append(m, msg);
+    if (buf) snprintf(buf, len, "%s", msg);
+    LLVMDisposeErrorMessage(msg);
+}
+
+static void on_session_error(void *ctx, LLVMErrorRef err) { take_error(ctx, err, NULL, 0); }
+
+static void on_diagnostic(LLVMDiagnosticInfoRef info, void *ctx)
+{
+    if (LLVMGetDiagInfoSeverity(info) != LLVMDSError) return;
+    char *msg = LLVMGetDiagInfoDescription(info);
+    append(ctx, msg);
+    LLVMDisposeMessage(msg);
+}
+
+/* ---- source locations ----------------------------------------------------------------- */
+
+static int is_ident(int c) { return isalnum(c) || c == '_'; }
+
+/* The first place the source names `name` as a whole word (followed by '('
+ * for a call when call is set): the fallback when the module has no debug
+ * location for a reference. */
+static void find_in_source(const jit_source *src, const char *name, int call, int *line, int *col)
+{
+    *line = *col = 0;
+    size_t n = strlen(name);
+    if (!src || !src->text || n == 0) return;   /* hand-made IR may have unnamed symbols */
+    for (const char *p = src->text; (p = strstr(p, name)); p += n) {
+        if ((p > src->text && is_ident((unsigned char)p[-1])) || is_ident((unsigned char)p[n])) continue;
+        const char *q = p + n;
+        while (*q == ' ' || *q == '\t') q++;
+        if (call && *q != '(') continue;
+        int l = 1;
+        const char *bol = src->text;
+        for (const char *c = src->text; c < p; c++)
+            if (*c == '\n') { l++; bol = c + 1; }
+        *line = l;
+        *col = (int)(p - bol) + 1;
+        return;
+    }
+}
+
+/* The earliest debug location among the instructions that use v (through
+ * constant expressions such as bitcasts, a few levels deep). */
+static void earliest_use(LLVMValueRef v, int depth, unsigned *line, unsigned *col)
+{
+    for (LLVMUseRef u = LLVMGetFirstUse(v); u; u = LLVMGetNextUse(u)) {
+        LLVMValueRef user = LLVMGetUser(u);
+        if (LLVMIsAInstruction(user)) {
+            unsigned l = LLVMGetDebugLocLine(user);
+            if (l && (!*line || l < *line || (l == *line && LLVMGetDebugLocColumn(user) < *col))) {
+                *line = l;
+                *col = LLVMGetDebugLocColumn(user);
+            }
+        } else if (depth < 4 && LLVMIsAConstantExpr(user)) {
+            earliest_use(user, depth + 1, line, col);
+        }
+    }
+}
+
+static void report_at(aa_reports *reps, const jit_source *src, int line, int col, const char *rule,
+                      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* A stage-"link" report at line:col of the candidate, with its snippet. */
+static void report_at(aa_reports *reps, const jit_source *src, int line, int col, const char *rule,
+                      const char *fmt, ...)
+{
+    aa_report *r = aa_report_add(reps, "link", src ? src->path : "candidate", line, col, rule, "%s", "");
+    if (!r) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->message, sizeof r->message, fmt, ap);
+    va_end(ap);
+    if (src && src->text) aa_report_snippet(r, src->text, src->len);
+}
+
+static void report_undefined(aa_reports *reps, const jit_source *src, const char *name, int is_data,
+                             unsigned line, unsigned col)
+{
+    int l = (int)line, c = (int)col;
+    if (!l) find_in_source(src, name, !is_data, &l, &c);
+    if (is_data)
+        report_at(reps, src, l, c, "link/undefined-symbol",
+                  "%s is not part of the DSL: a candidate cannot use variables from outside its file; only "
+                  "functions declared in asiarch.h, the math functions it lists and functions and constants "
+                  "defined in this file can be used", name);
+    else
+        report_at(reps, src, l, c, "link/undefined-symbol",
+                  "%s is not part of the DSL: only functions declared in asiarch.h, the math functions it "
+                  "lists and functions defined in this file can be called", name);
+}
+
+/* ---- layer 1: the module scan ------------------------------------------------------------- */
+
+static int allowed(const char *name)
+{
+    for (const char *const *s = jit_allowed_symbols(); *s; s++)
+        if (strcmp(*s, name) == 0) return 1;
+    return 0;
+}
+
+static int is_local(LLVMValueRef g)
+{
+    LLVMLinkage k = LLVMGetLinkage(g);
+    return k == LLVMInternalLinkage || k == LLVMPrivateLinkage;
+}
+
+static const char *name_of(LLVMValueRef v)
+{
+    size_t n;
+    return LLVMGetValueName2(v, &n);
+}
+
+/* Calls to inline assembly anywhere in f: one report each. */
+static int scan_inline_asm(LLVMValueRef f, const jit_source *src, aa_reports *reps)
+{
+    int bad = 0;
+    for (LLVMBasicBlockRef b = LLVMGetFirstBasicBlock(f); b; b = LLVMGetNextBasicBlock(b))
+        for (LLVMValueRef i = LLVMGetFirstInstruction(b); i; i = LLVMGetNextInstruction(i)) {
+            if (!LLVMIsACallInst(i) && !LLVMIsAInvokeInst(i) && !LLVMIsACallBrInst(i)) continue;
+            if (!LLVMIsAInlineAsm(LLVMGetCalledValue(i))) continue;
+            report_at(reps, src, (int)LLVMGetDebugLocLine(i), (int)LLVMGetDebugLocColumn(i), "link/inline-asm",
+                      "inline assembly is not part of the DSL; write the computation in C");
+            bad++;
+        }
+    return bad;
+}
+
+/* An explicit section (".init_array", say) could smuggle in code that runs
+ * on its own; clang only sets one when the source asks. */
+static int scan_section(LLVMValueRef g, const jit_source *src, aa_reports *reps)
+{
+    const char *section = LLVMGetSection(g);
+    if (!section || !*section || strncmp(name_of(g), "llvm.", 5) == 0) return 0;   /* llvm.used & co. */
+    int l, c;
+    find_in_source(src, name_of(g), 0, &l, &c);
+    report_at(reps, src, l, c, "link/unsupported",
+              "%s is placed in section \"%s\"; a candidate may not choose sections (remove the attribute)",
+              name_of(g), section);
+    return 1;
+}
+
+static int add_defined(jit_module *m, const char *name)
+{
+    char **d = realloc(m->defined, sizeof *d * (size_t)(m->n_defined + 1));
+    if (!d) return -1;
+    m->defined = d;
+    if (!(d[m->n_defined] = strdup(name))) return -1;
+    m->n_defined++;
+    return 0;
+}
+
+static int scan_functions(LLVMModuleRef mod, jit_module *m, const jit_source *src, aa_reports *reps)
+{
+    int bad = 0;
+    for (LLVMValueRef f = LLVMGetFirstFunction(mod); f; f = LLVMGetNextFunction(f)) {
+        const char *name = name_of(f);
+        if (LLVMGetIntrinsicID(f)) continue;   /* llvm.*: lowered by the code generator */
+        if (LLVMIsDeclaration(f)) {
+            if (allowed(name) || strcmp(name, "mixer") == 0) continue;   /* no-mixer says it better */
+            unsigned line = 0, col = 0;
+            earliest_use(f, 0, &line, &col);
+            report_undefined(reps, src, name, 0, line, col);
+            bad++;
+            continue;
+        }
+        bad += scan_inline_asm(f, src, reps);
+        bad += scan_section(f, src, reps);
+        if (is_local(f)) continue;
+        if (allowed(name)) {
+            int l, c;
+            find_in_source(src, name, 1, &l, &c);
+            report_at(reps, src, l, c, "link/duplicate-symbol",
+                      "%s is provided by the DSL and cannot be defined by a candidate; rename the function", name);
+            bad++;
+        } else if (add_defined(m, name) < 0) {
+            report_at(reps, src, 0, 0, "link/jit", "out of memory while loading the candidate");
+            bad++;
+        }
+    }
+    return bad;
+}
+
+static int scan_globals(LLVMModuleRef mod, const jit_source *src, aa_reports *reps)
+{
+    int bad = 0;
+    for (LLVMValueRef g = LLVMGetFirstGlobal(mod); g; g = LLVMGetNextGlobal(g)) {
+        const char *name = name_of(g);
+        if (strcmp(name, "llvm.global_ctors") == 0 || strcmp(name, "llvm.global_dtors") == 0) {
+            report_at(reps, src, 0, 0, "link/constructor",
+                      "the module has static %s, which a candidate may not have; remove "
+                      "__attribute__((constructor/destructor)) functions",
+                      name[12] == 'c' ? "constructors" : "destructors");
+            bad++;
+        } else if (LLVMIsDeclaration(g)) {
+            unsigned line = 0, col = 0;
+            earliest_use(g, 0, &line, &col);
+            report_undefined(reps, src, name, 1, line, col);
+            bad++;
+        } else if (!is_local(g) && allowed(name)) {
+            report_at(reps, src, 0, 0, "link/duplicate-symbol",
+                      "%s is provided by the DSL and cannot be defined by a candidate; rename it", name);
+            bad++;
+        } else if (LLVMIsThreadLocal(g)) {
+            int l, c;
+            find_in_source(src, name, 0, &l, &c);
+            report_at(reps, src, l, c, "link/unsupported",
+                      "%s is thread-local, which a candidate may not use; make it an ordinary constant", name);
+            bad++;
+        }
+        bad += scan_section(g, src, reps);
+    }
+    for (LLVMValueRef a = LLVMGetFirstGlobalAlias(mod); a; a = LLVMGetNextGlobalAlias(a))
+        if (allowed(name_of(a))) {
+            report_at(reps, src, 0, 0, "link/duplicate-symbol",
+                      "%s is provided by the DSL and cannot be defined by a candidate", name_of(a));
+            bad++;
+        }
+    if (LLVMGetFirstGlobalIFunc(mod)) {
+        report_at(reps, src, 0, 0, "link/unsupported", "the module defines an ifunc (%s), which a candidate may not",
+                  name_of(LLVMGetFirstGlobalIFunc(mod)));
+        bad++;
+    }
+    size_t asm_len = 0;
+    LLVMGetModuleInlineAsm(mod, &asm_len);
+    if (asm_len) {
+        report_at(reps, src, 0, 0, "link/inline-asm",
+                  "file-scope assembly is not part of the DSL; write the computation in C");
+        bad++;
+    }
+    return bad;
+}
+
+/* The module's code must be for this machine (hand-made bitcode may name
+ * another target). An empty triple takes the JIT's. */
+static int scan_target(LLVMModuleRef mod, const jit_source *src, aa_reports *reps)
+{
+    const char *triple = LLVMGetTarget(mod);
+    if (!triple || !*triple) return 0;
+    char *host = LLVMGetDefaultTargetTriple();
+    size_t a = strcspn(triple, "-"), b = strcspn(host, "-");
+    int same = a == b && strncmp(triple, host, a) == 0;
+    if (!same) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "%s (this machine: %s)", triple, host);
+        report_at(reps, src, 0, 0, "link/target", "the bitcode was compiled for %s; recompile it here", msg);
+    }
+    LLVMDisposeMessage(host);
+    return !same;
+}
+
+/* `mixer` must be defined here and visible. */
+static int scan_mixer(LLVMModuleRef mod, const jit_source *src, aa_reports *reps)
+{
+    LLVMValueRef f = LLVMGetNamedFunction(mod, "mixer");
+    if (f && !LLVMIsDeclaration(f) && !is_local(f)) return 0;
+    if (f && !LLVMIsDeclaration(f)) {
+        int l, c;
+        find_in_source(src, "mixer", 1, &l, &c);
+        report_at(reps, src, l, c, "link/no-mixer",
+                  "mixer is declared static; a candidate must define aa_t mixer(aa_layer *l, aa_t x) "
+                  "without 'static'");
+    } else {
+        report_at(reps, src, 0, 0, "link/no-mixer",
+                  "this file does not define the function mixer; a candidate must define "
+                  "aa_t mixer(aa_layer *l, aa_t x)");
+    }
+    return 1;
+}
+
+/* The text of AA_NAME / AA_MOTIVATION, read from the constant's initialiser
+ * (never from JIT memory, whose size we would have to trust). NULL when the
+ * candidate does not define it as a visible char array. */
+static char *meta_string(LLVMModuleRef mod, const char *symbol)
+{
+    LLVMValueRef g = LLVMGetNamedGlobal(mod, symbol);
+    if (!g || LLVMIsDeclaration(g) || is_local(g)) return NULL;
+    LLVMValueRef init = LLVMGetInitializer(g);
+    if (!init) return NULL;
+    if (LLVMIsAConstantAggregateZero(init)) return strdup("");
+    if (!LLVMIsAConstantDataSequential(init) || !LLVMIsConstantString(init)) return NULL;
+    size_t len = 0;
+    const char *s = LLVMGetAsString(init, &len);
+    return strndup(s, strnlen(s, len));
+}
+
+/* ---- layer 2: the JIT ---------------------------------------------------------------------- */
+
+/* The allow-list, as absolute symbols in the main JITDylib. */
+static LLVMErrorRef define_allowed(LLVMOrcLLJITRef j)
+{
+    const char *const *names = jit_allowed_symbols();
+    size_t n = 0;
+    while (names[n]) n++;
+    LLVMJITCSymbolMapPair *pairs = calloc(n, sizeof *pairs);
+    if (!pairs) return LLVMCreateStringError("out of memory defining the DSL's symbols");
+    for (size_t i = 0; i < n; i++) {
+        pairs[i].Name = LLVMOrcLLJITMangleAndIntern(j, names[i]);
+        pairs[i].Sym.Address = (LLVMOrcExecutorAddress)(uintptr_t)jit__symbol_address(i);
+        pairs[i].Sym.Flags.GenericFlags = LLVMJITSymbolGenericFlagsExported | LLVMJITSymbolGenericFlagsCallable;
+        pairs[i].Sym.Flags.TargetFlags = 0;
+    }
+    /* The unit takes over the name references. */
+    LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(pairs, n);
+    free(pairs);
+    LLVMErrorRef err = LLVMOrcJITDylibDefine(LLVMOrcLLJITGetMainJITDylib(j), mu);
+    if (err) LLVMOrcDisposeMaterializationUnit(mu);
+    return err;
+}
+
+/* Names listed in "Symbols not found: [ a, b ]" anywhere in text: one
+ * report each (skipping repeats). Returns how many. */
+static int report_missing(const char *text, const jit_source *src, aa_reports *reps)
+{
+    static const char tag[] = "Symbols not found: [";
+    char seen[MSG_CAP] = " ";
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, tag));) {
+        p += sizeof tag - 1;
+        const char *end = strchr(p, ']');
+        if (!end) break;
+        while (p < end) {
+            while (p < end && (*p == ' ' || *p == ',')) p++;
+            const char *q = p;
+            while (q < end && *q != ',' && *q != ' ') q++;
+            if (q > p && q - p < 200) {
+                char name[256], key[260];
+                snprintf(name, sizeof name, "%.*s", (int)(q - p), p);
+                snprintf(key, sizeof key, " %s ", name);
+                if (!strstr(seen, key) && strlen(seen) + strlen(key) < sizeof seen) {
+                    strcat(seen, name);
+                    strcat(seen, " ");
+                    report_undefined(reps, src, name, 0, 0, 0);
+                    n++;
+                }
+            }
+            p = q;
+        }
+    }
+    return n;
+}
+
+static void *lookup(jit_module *m, const char *symbol, char *err, size_t errlen)
+{
+    LLVMOrcExecutorAddress addr = 0;
+    LLVMErrorRef e = LLVMOrcLLJITLookup(m->jit, &addr, symbol);
+    if (e) {
+        take_error(m, e, err, errlen);
+        return NULL;
+    }
+    return (void *)(uintptr_t)addr;
+}
+
+/* Hand the module to a fresh LLJIT and resolve every entry point now. */
+static int jit_module_in(jit_module *m, LLVMOrcThreadSafeContextRef tsc, LLVMModuleRef mod, const jit_source *src,
+                         aa_reports *reps)
+{
+    char msg[MSG_CAP];
+    LLVMErrorRef err = LLVMOrcCreateLLJIT(&m->jit, NULL);
+    if (err) {
+        take_error(m, err, msg, sizeof msg);
+        LLVMDisposeModule(mod);
+        report_at(reps, src, 0, 0, "link/jit", "cannot create the LLVM JIT: %s", msg);
+        return -1;
+    }
+    LLVMOrcExecutionSessionSetErrorReporter(LLVMOrcLLJITGetExecutionSession(m->jit), on_session_error, m);
+    if ((err = define_allowed(m->jit))) {
+        take_error(m, err, msg, sizeof msg);
+        LLVMDisposeModule(mod);
+        report_at(reps, src, 0, 0, "link/jit", "cannot define the DSL's symbols in the JIT: %s", msg);
+        return -1;
+    }
+    LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(mod, tsc);
+    if ((err = LLVMOrcLLJITAddLLVMIRModule(m->jit, LLVMOrcLLJITGetMainJITDylib(m->jit), tsm))) {
+        take_error(m, err, msg, sizeof msg);
+        report_at(reps, src, 0, 0, "link/jit", "the JIT refused the module: %s", msg);
+        return -1;
+    }
+    m->mixer = (aa_t(*)(aa_layer *, aa_t))(uintptr_t)lookup(m, "mixer", msg, sizeof msg);
+    if (!m->mixer) {
+        /* Compiling the module failed: most likely a reference the code
+         * generator added (and layer 1 could not see) has no definition. */
+        if (report_missing(m->errors, src, reps) == 0)
+            report_at(reps, src, 0, 0, "link/jit", "the candidate could not be compiled and linked: %s", m->errors);
+        return -1;
+    }
+    /* Same module, already compiled: these only confirm that they resolve. */
+    if ((m->name && !lookup(m, "aa_meta_name", msg, sizeof msg)) ||
+        (m->motivation && !lookup(m, "aa_meta_motivation", msg, sizeof msg))) {
+        report_at(reps, src, 0, 0, "link/jit", "cannot resolve AA_NAME/AA_MOTIVATION: %s", msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* "path/to/cand.c" -> "cand" */
+static char *file_stem(const char *path)
+{
+    const char *base = path && *path ? path : "candidate";
+    const char *slash = strrchr(base, '/');
+    if (slash && slash[1]) base = slash + 1;
+    const char *dot = strrchr(base, '.');
+    size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+    return strndup(base, n);
+}
+
+jit_module *jit_load(const jit_bitcode *bc, const jit_source *src, aa_reports *reps)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, init_llvm);
+
+    if (!bc || !bc->data || !bc->len) {
+        report_at(reps, src, 0, 0, "link/bitcode", "no bitcode to load; compile the candidate first");
+        return NULL;
+    }
+    /* LLVM 14's reader ends the process on some malformed bitcode; jit_load
+     * trusts its input to come from jit_compile (whose cache entries are
+     * checksummed) and only screens out what is plainly not bitcode. */
+    if (bc->len < 8 || bc->len % 4 != 0 ||
+        (memcmp(bc->data, "BC\xC0\xDE", 4) != 0 && memcmp(bc->data, "\xDE\xC0\x17\x0B", 4) != 0)) {
+        report_at(reps, src, 0, 0, "link/bitcode",
+                  "the data is not LLVM bitcode (%zu bytes, no bitcode signature); compile the candidate again",
+                  bc->len);
+        return NULL;
+    }
+    jit_module *m = calloc(1, sizeof *m);
+    if (!m) {
+        report_at(reps, src, 0, 0, "link/jit", "out of memory while loading the candidate");
+        return NULL;
+    }
+    LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
+    LLVMContextSetDiagnosticHandler(LLVMOrcThreadSafeContextGetContext(tsc), on_diagnostic, m);
+
+    LLVMMemoryBufferRef mb =
+        LLVMCreateMemoryBufferWithMemoryRange((const char *)bc->data, bc->len, "candidate.bc", 0);
+    LLVMModuleRef mod = NULL;
+    int bad = LLVMParseBitcodeInContext2(LLVMOrcThreadSafeContextGetContext(tsc), mb, &mod);
+    LLVMDisposeMemoryBuffer(mb);   /* the module does not keep it */
+    if (bad) {
+        report_at(reps, src, 0, 0, "link/bitcode",
+                  "the bitcode cannot be read (%s); compile the candidate again", m->errors[0] ? m->errors : "?");
+        goto fail;
+    }
+    char *vmsg = NULL;
+    if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &vmsg)) {
+        vmsg[strcspn(vmsg, "\n")] = 0;
+        report_at(reps, src, 0, 0, "link/bitcode", "the module is not valid LLVM IR: %s", vmsg);
+        LLVMDisposeMessage(vmsg);
+        goto fail;
+    }
+    LLVMDisposeMessage(vmsg);
+
+    /* Layer 1. Each scan reports on its own; run them all so one load
+     * lists every problem. */
+    bad = scan_target(mod, src, reps);
+    bad += scan_mixer(mod, src, reps);
+    bad += scan_functions(mod, m, src, reps);
+    bad += scan_globals(mod, src, reps);
+    if (bad) goto fail;
+
+    m->name = meta_string(mod, "aa_meta_name");
+    m->motivation = meta_string(mod, "aa_meta_motivation");
+    char *ir = LLVMPrintModuleToString(mod);
+    m->ir = strdup(ir);
+    LLVMDisposeMessage(ir);
+
+    /* Layer 2: the JIT owns the module from here on. */
+    int rc = jit_module_in(m, tsc, mod, src, reps);
+    mod = NULL;
+    LLVMOrcDisposeThreadSafeContext(tsc);   /* the module holds its own reference */
+    tsc = NULL;
+    if (rc < 0) goto fail;
+
+    if (!m->name || !*m->name) {
+        free(m->name);
+        m->name = file_stem(src ? src->path : NULL);
+    }
+    if (!m->motivation) m->motivation = strdup("");
+    if (!m->name || !m->motivation || !m->ir) {
+        report_at(reps, src, 0, 0, "link/jit", "out of memory while loading the candidate");
+        goto fail;
+    }
+    return m;
+
+fail:
+    if (mod) LLVMDisposeModule(mod);
+    if (tsc) LLVMOrcDisposeThreadSafeContext(tsc);
+    jit_unload(m);
+    return NULL;
+}
+
+aa_t (*jit_mixer(const jit_module *m))(aa_layer *, aa_t) { return m ? m->mixer : NULL; }
+
+const char *jit_name(const jit_module *m) { return m ? m->name : NULL; }
+
+const char *jit_motivation(const jit_module *m) { return m ? m->motivation : NULL; }
+
+void *jit_lookup(jit_module *m, const char *symbol)
+{
+    if (!m || !m->jit || !symbol) return NULL;
+    /* Only the candidate's own functions: the JITDylib also holds the DSL's
+     * host functions (memcpy, aa__dim, ...), which must never be handed out
+     * as, say, a custom pointwise op. */
+    for (int i = 0; i < m->n_defined; i++)
+        if (strcmp(m->defined[i], symbol) == 0) return lookup(m, symbol, NULL, 0);
+    return NULL;
+}
+
+char *jit_llvm_ir(const jit_module *m) { return m && m->ir ? strdup(m->ir) : NULL; }
+
+void jit_unload(jit_module *m)
+{
+    if (!m) return;
+    if (m->jit) {
+        LLVMErrorRef err = LLVMOrcDisposeLLJIT(m->jit);
+        if (err) LLVMConsumeError(err);
+    }
+    for (int i = 0; i < m->n_defined; i++) free(m->defined[i]);
+    free(m->defined);
+    free(m->name);
+    free(m->motivation);
+    free(m->ir);
+    free(m);
+}

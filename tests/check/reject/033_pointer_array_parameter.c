@@ -1,0 +1,13 @@
+/* expect: dsl/pointer 5 */
+#include <asiarch.h>
+
+AA_NAME("reject");
+static float total(float v[4])
+{
+    return v[0];
+}
+
+aa_t mixer(aa_layer *l, aa_t x)
+{
+    return aa_linear(l, "o_proj", x, aa_dim(l, AA_MODEL));
+}

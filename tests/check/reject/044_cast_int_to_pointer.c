@@ -1,0 +1,11 @@
+/* expect: dsl/cast-pointer 8 */
+#include <asiarch.h>
+
+AA_NAME("reject");
+
+aa_t mixer(aa_layer *l, aa_t x)
+{
+    aa_layer *m = (aa_layer *)4096;
+    (void)m;
+    return aa_linear(l, "o_proj", x, aa_dim(l, AA_MODEL));
+}

@@ -1,0 +1,11 @@
+/* expect: dsl/cast-pointer 8 */
+#include <asiarch.h>
+
+AA_NAME("reject");
+
+aa_t mixer(aa_layer *l, aa_t x)
+{
+    aa_t y = aa_linear(0, "q", x, 4);
+    x = y;
+    return aa_linear(l, "o_proj", x, aa_dim(l, AA_MODEL));
+}

@@ -1,0 +1,12 @@
+/* expect: dsl/function-pointer 7 */
+#include <asiarch.h>
+
+AA_NAME("reject");
+static aa_t ident(aa_t v) { return v; }
+static aa_t negate(aa_t v) { return aa_neg(v); }
+typedef aa_t (*op_fn)(aa_t);
+
+aa_t mixer(aa_layer *l, aa_t x)
+{
+    return aa_linear(l, "o_proj", x, aa_dim(l, AA_MODEL));
+}

@@ -1,0 +1,13 @@
+/* expect: dsl/attribute 5 */
+#include <asiarch.h>
+
+AA_NAME("reject");
+_Noreturn static void stop(void)
+{
+    for (;;) {}
+}
+
+aa_t mixer(aa_layer *l, aa_t x)
+{
+    return aa_linear(l, "o_proj", x, aa_dim(l, AA_MODEL));
+}

@@ -1,0 +1,10 @@
+/* expect: dsl/builtin 8 */
+#include <asiarch.h>
+
+AA_NAME("reject");
+
+aa_t mixer(aa_layer *l, aa_t x)
+{
+    __builtin_trap();
+    return aa_linear(l, "o_proj", x, aa_dim(l, AA_MODEL));
+}

@@ -1,0 +1,12 @@
+/* expect: dsl/typeof 9 */
+#include <asiarch.h>
+
+AA_NAME("reject");
+
+aa_t mixer(aa_layer *l, aa_t x)
+{
+    int d = aa_dim(l, AA_MODEL);
+    __auto_type e = d;
+    x = aa_scale(x, (float)e);
+    return aa_linear(l, "o_proj", x, aa_dim(l, AA_MODEL));
+}

@@ -1,0 +1,11 @@
+/* expect: dsl/type 8 */
+#include <asiarch.h>
+
+AA_NAME("reject");
+
+aa_t mixer(aa_layer *l, aa_t x)
+{
+    __int128 big = 0;
+    (void)big;
+    return aa_linear(l, "o_proj", x, aa_dim(l, AA_MODEL));
+}

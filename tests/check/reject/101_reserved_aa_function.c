@@ -1,0 +1,11 @@
+/* expect: dsl/reserved-name 5 */
+#include <asiarch.h>
+
+AA_NAME("reject");
+static aa_t aa_helper(aa_t v) { return v; }
+
+aa_t mixer(aa_layer *l, aa_t x)
+{
+    x = aa_helper(x);
+    return aa_linear(l, "o_proj", x, aa_dim(l, AA_MODEL));
+}

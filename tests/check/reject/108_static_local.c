@@ -1,0 +1,11 @@
+/* expect: dsl/mutable-global 8 */
+#include <asiarch.h>
+
+AA_NAME("reject");
+
+aa_t mixer(aa_layer *l, aa_t x)
+{
+    static int calls = 0;
+    calls++;
+    return aa_linear(l, "o_proj", x, aa_dim(l, AA_MODEL));
+}

@@ -1,0 +1,10 @@
+/* expect: dsl/call-not-allowed 8 */
+#include <asiarch.h>
+
+AA_NAME("reject");
+
+aa_t mixer(aa_layer *l, aa_t x)
+{
+    printf("%d", 1);
+    return aa_linear(l, "o_proj", x, aa_dim(l, AA_MODEL));
+}

@@ -1,0 +1,10 @@
+/* expect: dsl/pointwise 8 */
+#include <asiarch.h>
+
+AA_NAME("reject");
+
+aa_t mixer(aa_layer *l, aa_t x)
+{
+    x = aa_pointwise1("nope", x);
+    return aa_linear(l, "o_proj", x, aa_dim(l, AA_MODEL));
+}

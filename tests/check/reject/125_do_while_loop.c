@@ -1,0 +1,12 @@
+/* expect: dsl/loop-unbounded 9 */
+#include <asiarch.h>
+
+AA_NAME("reject");
+
+aa_t mixer(aa_layer *l, aa_t x)
+{
+    int d = 0;
+    do { d++; } while (d < 4);
+    x = aa_scale(x, (float)d);
+    return aa_linear(l, "o_proj", x, aa_dim(l, AA_MODEL));
+}

@@ -1,0 +1,324 @@
+/*
+ * test_check.c — the DSL checker (jit/check.c) against its corpus.
+ *
+ *   tests/check/reject/NNN_name.c   one violation each; the first line says
+ *                                   which: / * expect: RULE LINE * /
+ *   tests/check/accept/NAME.c       must produce no report at all
+ *   arch/NAME.c                     every reference mixer must be accepted
+ *
+ * A reject file passes when ANY of its reports has the expected rule and
+ * line: a violation often implies others (a system() prototype is also an
+ * extern declaration with a pointer parameter), and the corpus pins down the
+ * report that names the problem, not the whole list. Every report is also
+ * checked for shape (stage "check", a dsl/ rule, line and column > 0, a
+ * message and the snippet of its line), and the reports must come in source
+ * order.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jit.h"
+#include "test.h"
+
+#define MAX_FILES 512
+
+/* Sorted paths of the .c files in dir (relative to the source tree). */
+static int list_c_files(const char *dir, char names[][512], int max)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", ASIARCH_SOURCE_DIR, dir);
+    DIR *d = opendir(path);
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < max) {
+        size_t len = strlen(e->d_name);
+        if (len < 3 || strcmp(e->d_name + len - 2, ".c") != 0) continue;
+        snprintf(names[n++], 512, "%s/%s/%s", ASIARCH_SOURCE_DIR, dir, e->d_name);
+    }
+    closedir(d);
+    qsort(names, (size_t)n, 512, (int (*)(const void *, const void *))strcmp);
+    return n;
+}
+
+static void print_reports(const aa_reports *r)
+{
+    for (int i = 0; i < r->n; i++) aa_report_print(&r->items[i], stderr);
+}
+
+/* The shape every checker report must have. */
+static void check_report_shape(const aa_report *r, const char *path)
+{
+    CHECK_MSG(!strcmp(r->stage, "check"), "%s: stage '%s'", path, r->stage);
+    CHECK_MSG(!strncmp(r->rule, "dsl/", 4), "%s: rule '%s'", path, r->rule);
+    CHECK_MSG(!strcmp(r->file, path), "%s: file '%s'", path, r->file);
+    CHECK_MSG(r->line > 0 && r->col > 0, "%s: %s at %d:%d", path, r->rule, r->line, r->col);
+    CHECK_MSG(strlen(r->message) > 20, "%s: %s: message '%s'", path, r->rule, r->message);
+    CHECK_MSG(r->snippet[0] != 0 || r->line == 1, "%s: %s at line %d has no snippet", path, r->rule, r->line);
+}
+
+/* Runs the checker on one file; returns its result, reports in *reps. */
+static int check_file(const char *path, aa_reports *reps)
+{
+    jit_source src;
+    memset(reps, 0, sizeof *reps);
+    if (jit_source_read(path, &src, reps) < 0) return -2;
+    int n = jit_check(&src, reps);
+    jit_source_free(&src);
+    return n;
+}
+
+static void check_order(const aa_reports *r, const char *path)
+{
+    for (int i = 1; i < r->n; i++) {
+        const aa_report *a = &r->items[i - 1], *b = &r->items[i];
+        if (!strcmp(b->rule, "dsl/too-many-violations")) continue;
+        CHECK_MSG(a->line < b->line || (a->line == b->line && a->col <= b->col),
+                  "%s: reports out of order: %d:%d before %d:%d", path, a->line, a->col, b->line, b->col);
+        CHECK_MSG(!(a->line == b->line && a->col == b->col && !strcmp(a->rule, b->rule)),
+                  "%s: duplicate %s at %d:%d", path, a->rule, a->line, a->col);
+    }
+}
+
+/* The rules the corpus must exercise (every rule of the checker but the
+ * two about sheer size, which test_limits covers). */
+static const char *const all_rules[] = {
+    "dsl/include", "dsl/preprocessor", "dsl/trigraph", "dsl/compiler-error", "dsl/pointer",
+    "dsl/address-of", "dsl/dereference", "dsl/pointer-arith", "dsl/cast-pointer", "dsl/function-pointer",
+    "dsl/string", "dsl/asm", "dsl/asm-label", "dsl/goto", "dsl/setjmp", "dsl/variadic", "dsl/vla",
+    "dsl/array-too-large", "dsl/volatile", "dsl/attribute", "dsl/builtin", "dsl/statement-expression",
+    "dsl/thread-local", "dsl/atomic", "dsl/generic", "dsl/typeof", "dsl/type", "dsl/extern", "dsl/prototype",
+    "dsl/inline", "dsl/reserved-name", "dsl/mutable-global", "dsl/handle", "dsl/switch", "dsl/pointwise",
+    "dsl/call-not-allowed", "dsl/call-indirect", "dsl/recursion", "dsl/loop-unbounded", "dsl/no-mixer",
+};
+
+TEST(reject_corpus)
+{
+    static char files[MAX_FILES][512];
+    int n = list_c_files("tests/check/reject", files, MAX_FILES);
+    CHECK_MSG(n >= 80, "only %d reject files", n);
+    int covered[sizeof all_rules / sizeof *all_rules] = {0};
+    for (int f = 0; f < n; f++) {
+        const char *path = files[f];
+        FILE *fp = fopen(path, "r");
+        char first[256] = "", rule[64] = "";
+        int line = 0;
+        if (fp) {
+            if (!fgets(first, sizeof first, fp)) first[0] = 0;
+            fclose(fp);
+        }
+        CHECK_MSG(sscanf(first, "/* expect: %63s %d */", rule, &line) == 2, "%s: no expect line", path);
+        for (size_t k = 0; k < sizeof all_rules / sizeof *all_rules; k++)
+            if (!strcmp(rule, all_rules[k])) covered[k]++;
+        aa_reports reps;
+        int nv = check_file(path, &reps);
+        CHECK_MSG(nv > 0, "%s: expected a violation, jit_check returned %d", path, nv);
+        CHECK_MSG(nv == reps.n, "%s: returned %d but made %d reports", path, nv, reps.n);
+        int found = 0;
+        for (int i = 0; i < reps.n; i++) {
+            check_report_shape(&reps.items[i], path);
+            if (!strcmp(reps.items[i].rule, rule) && reps.items[i].line == line) found = 1;
+        }
+        check_order(&reps, path);
+        if (!found) {
+            fprintf(stderr, "%s: expected %s at line %d; got:\n", path, rule, line);
+            print_reports(&reps);
+        }
+        CHECK(found);
+        aa_reports_free(&reps);
+    }
+    for (size_t k = 0; k < sizeof all_rules / sizeof *all_rules; k++)
+        CHECK_MSG(covered[k] > 0, "no reject file expects %s", all_rules[k]);
+}
+
+static void expect_accepted(const char *dir, const char *skip, int min)
+{
+    static char files[MAX_FILES][512];
+    int n = list_c_files(dir, files, MAX_FILES), checked = 0;
+    for (int f = 0; f < n; f++) {
+        if (skip && strstr(files[f], skip)) continue;
+        aa_reports reps;
+        int nv = check_file(files[f], &reps);
+        if (nv != 0 || reps.n != 0) {
+            fprintf(stderr, "%s: expected no report, got %d:\n", files[f], nv);
+            print_reports(&reps);
+        }
+        CHECK(nv == 0 && reps.n == 0);
+        aa_reports_free(&reps);
+        checked++;
+    }
+    CHECK_MSG(checked >= min, "%s: only %d files", dir, checked);
+}
+
+TEST(accept_corpus) { expect_accepted("tests/check/accept", NULL, 10); }
+
+/* registry.c is the C table that links the references into the binary, not
+ * a DSL file. */
+TEST(reference_mixers_accepted) { expect_accepted("arch", "/registry.c", 6); }
+
+/* A report prints as FILE:LINE:COL: RULE: message, then the source line and
+ * a caret under the column. */
+TEST(report_format)
+{
+    jit_source src;
+    const char *text = "#include <asiarch.h>\n"
+                       "aa_t mixer(aa_layer *l, aa_t x)\n"
+                       "{\n"
+                       "    int *p = 0;\n"
+                       "    return x;\n"
+                       "}\n";
+    CHECK(jit_source_from_string("cand.c", text, &src) == 0);
+    aa_reports reps = {0};
+    int n = jit_check(&src, &reps);
+    CHECK(n == 1 && reps.n == 1);
+    if (reps.n >= 1) {
+        const aa_report *r = &reps.items[0];
+        CHECK(!strcmp(r->rule, "dsl/pointer") && r->line == 4 && r->col == 10);
+        CHECK(!strcmp(r->snippet, "    int *p = 0;"));
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *out = open_memstream(&buf, &len);
+        aa_report_print(r, out);
+        fclose(out);
+        char head[1024];
+        snprintf(head, sizeof head, "cand.c:4:10: dsl/pointer: %s\n", r->message);
+        CHECK_MSG(!strncmp(buf, head, strlen(head)), "printed: %s", buf);
+        const char *rest = buf + strlen(head);
+        CHECK_STR_CONTAINS(rest, "    int *p = 0;\n");
+        CHECK_STR_CONTAINS(rest, "\n             ^\n");   /* 4 + 9 spaces: column 10 */
+        CHECK_STR_CONTAINS(r->message, "aa_layer *");         /* says what to do instead */
+        free(buf);
+    }
+    aa_reports_free(&reps);
+    jit_source_free(&src);
+}
+
+/* Reports come in source order even when the passes find them out of
+ * order, and the count returned is the number of reports. */
+TEST(source_order)
+{
+    jit_source src;
+    const char *text = "#include <asiarch.h>\n"
+                       "static int f(int n);\n"
+                       "static int g(int n) { return f(n); }\n"
+                       "static int f(int n) { while (n) n--; return g(n); }\n"
+                       "#define X 1\n"
+                       "aa_t mixer(aa_layer *l, aa_t x) { volatile int v = 0; goto out; out: return x; }\n";
+    CHECK(jit_source_from_string("order.c", text, &src) == 0);
+    aa_reports reps = {0};
+    int n = jit_check(&src, &reps);
+    CHECK(n == reps.n && n >= 6);
+    check_order(&reps, "order.c");
+    static const char *const want[] = {"dsl/recursion", "dsl/loop-unbounded", "dsl/preprocessor",
+                                       "dsl/volatile", "dsl/goto"};
+    for (size_t k = 0; k < sizeof want / sizeof *want; k++) {
+        int seen = 0;
+        for (int i = 0; i < reps.n; i++) seen |= !strcmp(reps.items[i].rule, want[k]);
+        CHECK_MSG(seen, "no %s", want[k]);
+    }
+    aa_reports_free(&reps);
+    jit_source_free(&src);
+}
+
+/* Sheer size: more than 1 MiB is refused before parsing; thousands of
+ * violations are capped with a summary; deep nesting does not crash. */
+TEST(limits)
+{
+    aa_reports reps = {0};
+    jit_source src = {.path = "huge.c"};
+    src.len = ((size_t)1 << 20) + 1;
+    src.text = malloc(src.len + 1);
+    memset(src.text, ' ', src.len);
+    src.text[src.len] = 0;
+    CHECK(jit_check(&src, &reps) == 1 && reps.n == 1 && !strcmp(reps.items[0].rule, "dsl/source-too-large"));
+    aa_reports_free(&reps);
+    free(src.text);
+
+    /* 3000 mutable globals */
+    size_t cap = 64 * 3000 + 256, len = 0;
+    char *text = malloc(cap);
+    len += (size_t)snprintf(text + len, cap - len, "#include <asiarch.h>\n");
+    for (int i = 0; i < 3000; i++) len += (size_t)snprintf(text + len, cap - len, "int g%d;\n", i);
+    len += (size_t)snprintf(text + len, cap - len, "aa_t mixer(aa_layer *l, aa_t x) { return x; }\n");
+    CHECK(jit_source_from_string("many.c", text, &src) == 0);
+    int n = jit_check(&src, &reps);
+    CHECK(n == 3000);
+    CHECK(reps.n > 0 && reps.n <= 201 && !strcmp(reps.items[reps.n - 1].rule, "dsl/too-many-violations"));
+    aa_reports_free(&reps);
+    jit_source_free(&src);
+
+    /* a 20000-deep expression: 1+1+...; and 300 nested parentheses */
+    len = 0;
+    cap = 3 * 20000 + 4096;
+    text = realloc(text, cap);
+    len += (size_t)snprintf(text + len, cap - len, "#include <asiarch.h>\nstatic const int k = 1");
+    for (int i = 0; i < 20000; i++) len += (size_t)snprintf(text + len, cap - len, "+1");
+    len += (size_t)snprintf(text + len, cap - len, ";\nstatic const int m = ");
+    for (int i = 0; i < 300; i++) text[len++] = '(';
+    text[len++] = '1';
+    for (int i = 0; i < 300; i++) text[len++] = ')';
+    len += (size_t)snprintf(text + len, cap - len, ";\naa_t mixer(aa_layer *l, aa_t x) { return x; }\n");
+    CHECK(jit_source_from_string("deep.c", text, &src) == 0);
+    n = jit_check(&src, &reps);
+    CHECK(n >= 1);   /* clang: bracket nesting too deep */
+    aa_reports_free(&reps);
+    jit_source_free(&src);
+    free(text);
+
+    /* empty input */
+    CHECK(jit_source_from_string("empty.c", "", &src) == 0);
+    n = jit_check(&src, &reps);
+    CHECK(n == 2 && reps.n == 2);   /* no include, no mixer */
+    aa_reports_free(&reps);
+    jit_source_free(&src);
+}
+
+/* The checker never reads the file system: an include of a real file is
+ * only a dsl/include report, never its content. */
+TEST(no_file_access)
+{
+    jit_source src;
+    const char *text = "#include <asiarch.h>\n#include \"" ASIARCH_SOURCE_DIR "/tests/test_check.c\"\n"
+                       "aa_t mixer(aa_layer *l, aa_t x) { return x; }\n";
+    CHECK(jit_source_from_string("inc.c", text, &src) == 0);
+    aa_reports reps = {0};
+    int n = jit_check(&src, &reps);
+    CHECK(n == 1 && reps.n == 1 && !strcmp(reps.items[0].rule, "dsl/include") && reps.items[0].line == 2);
+    aa_reports_free(&reps);
+    jit_source_free(&src);
+}
+
+/* How long one check takes (printed; the test has no threshold). */
+TEST(timing)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/arch/delta_net.c", ASIARCH_SOURCE_DIR);
+    jit_source src;
+    aa_reports reps = {0};
+    CHECK(jit_source_read(path, &src, &reps) == 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int runs = 20;
+    for (int i = 0; i < runs; i++) CHECK(jit_check(&src, &reps) == 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = ((double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6) / runs;
+    printf("jit_check(arch/delta_net.c): %.2f ms\n", ms);
+    aa_reports_free(&reps);
+    jit_source_free(&src);
+}
+
+int main(void)
+{
+    RUN(reject_corpus);
+    RUN(accept_corpus);
+    RUN(reference_mixers_accepted);
+    RUN(report_format);
+    RUN(source_order);
+    RUN(limits);
+    RUN(no_file_access);
+    RUN(timing);
+    return test_summary();
+}
