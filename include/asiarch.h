@@ -84,7 +84,9 @@ enum aa_linattn_flag {
     AA_RECURRENT = 4    /* force the step-by-step form (slow; for checks) */
 };
 
-/* Gated RMSNorm modes. */
+/* Gated RMSNorm modes (the gate goes through SiLU):
+ *   AA_NORM_THEN_GATE  y = rmsnorm(x) * w * silu(gate)
+ *   AA_GATE_THEN_NORM  y = rmsnorm(x * silu(gate)) * w */
 enum aa_gate_mode { AA_NORM_THEN_GATE = 0, AA_GATE_THEN_NORM = 1 };
 
 /* ---- metadata -------------------------------------------------------------- */
@@ -127,6 +129,7 @@ aa_t aa__gated_rmsnorm(aa_layer *l, const char *name, aa_t x, aa_t gate, int mod
 aa_t aa__short_conv(aa_layer *l, const char *name, aa_t x, int width, aa_init init, int line);
 aa_t aa__linattn(aa_t q, aa_t k, aa_t v, aa_t beta, aa_t gate, float lambda, int flags, int line);
 void aa__aux_loss(aa_layer *l, aa_t x, float weight, int line);
+aa_t aa__stop_gradient(aa_t x, int line);
 
 /* Op codes for aa__binary / aa__unary / aa__reduce (stable; part of the ABI). */
 enum aa_binary_op { AA_OP_ADD = 1, AA_OP_SUB, AA_OP_MUL, AA_OP_DIV };
@@ -243,6 +246,10 @@ enum aa_reduce_op {
  * AA_RECURRENT. */
 #define aa_linattn(q, k, v, beta, gate, lambda, flags) aa__linattn((q), (k), (v), (beta), (gate), (lambda), (flags), __LINE__)
 #define aa_delta_rule(q, k, v, beta, gate) aa__linattn((q), (k), (v), (beta), (gate), 0.0f, AA_DELTA, __LINE__)
+
+/* The value of x, through which no gradient flows (e.g. path statistics
+ * that feed a router without training the paths to please it). */
+#define aa_stop_gradient(x) aa__stop_gradient((x), __LINE__)
 
 /* Add weight * mean(x) to the training loss (e.g. a router entropy term). */
 #define aa_aux_loss(l, x, weight) aa__aux_loss((l), (x), (weight), __LINE__)

@@ -405,6 +405,12 @@ aa_t aa__linattn(aa_t q, aa_t k, aa_t v, aa_t beta, aa_t gate, float lambda, int
     return add(NULL, &n, (flags & AA_DELTA) ? "aa_delta_rule" : "aa_linattn", line);
 }
 
+aa_t aa__stop_gradient(aa_t x, int line)
+{
+    ir_node n = proto(IR_STOPGRAD, 1, &x.id);
+    return add(NULL, &n, "aa_stop_gradient", line);
+}
+
 /* ---- custom pointwise ops ---------------------------------------------------------------- */
 
 /* Find NAME and NAME_d0.. among the candidate's functions; returns the table

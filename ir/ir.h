@@ -51,6 +51,7 @@ typedef enum ir_op {
     IR_SHORT_CONV, /* in: x, w[C,K] */
     IR_LINATTN,    /* in: q,k,v,beta,gate; iattr[0]=flags iattr[1]=chunk; fattr[0]=lambda */
     IR_POINTWISE,  /* in: 1-4 same-shape tensors; iattr[0] = index into graph->pointwise */
+    IR_STOPGRAD,   /* in: x; the value of x, no gradient */
     /* training */
     IR_EMBED,      /* in: tokens, table[V,d] */
     IR_LOGITS,     /* in: h[B,T,d], table[V,d] -> [B,T,V] (tied head) */

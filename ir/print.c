@@ -15,7 +15,7 @@ static const char *base_names[IR_OP_COUNT] = {
     [IR_REDUCE] = "reduce", [IR_MASK] = "mask", [IR_LINEAR] = "linear", [IR_MATMUL] = "matmul",
     [IR_TRISOLVE] = "trisolve", [IR_RMSNORM] = "rmsnorm", [IR_LAYERNORM] = "layernorm",
     [IR_L2NORM] = "l2norm", [IR_GATED_RMSNORM] = "gated_rmsnorm", [IR_SHORT_CONV] = "short_conv",
-    [IR_LINATTN] = "linattn", [IR_POINTWISE] = "pointwise", [IR_EMBED] = "embed", [IR_LOGITS] = "logits", [IR_XENT] = "cross_entropy",
+    [IR_LINATTN] = "linattn", [IR_POINTWISE] = "pointwise", [IR_STOPGRAD] = "stop_gradient", [IR_EMBED] = "embed", [IR_LOGITS] = "logits", [IR_XENT] = "cross_entropy",
     [IR_AUX_LOSS] = "aux_loss", [IR_LOSS_SUM] = "loss_sum",
 };
 

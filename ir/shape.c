@@ -396,6 +396,7 @@ int ir_infer_shape(const ir_graph *g, ir_node *n, char *msg, size_t len)
         if (n->iattr[0] < AA_OP_SUM || n->iattr[0] > AA_OP_ENTROPY)
             return fail(msg, len, "unknown reduction %d", n->iattr[0]);
         return infer_reduce(g, n, msg, len);
+    case IR_STOPGRAD: copy_shape(n, input(g, n, 0)); return 0;
     case IR_MASK:
         if (input(g, n, 0)->rank < 2) return fail(msg, len, "masks act on the last two axes; input has rank 1");
         copy_shape(n, input(g, n, 0));

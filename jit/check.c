@@ -10,8 +10,11 @@
  * and a message that says what is wrong and what to write instead: it is
  * read by the model that repairs the code.
  *
- * How it works, in passes over one libclang translation unit:
+ * How it works, in passes:
  *
+ *   guard    a rough scan of the text, before clang sees it, for what the
+ *            parser cannot survive (nesting thousands deep, macro bombs);
+ *            see "guard" below;
  *   parse    the candidate and the embedded DSL header as unsaved files at
  *            virtual paths, behind a VFS overlay that hides the real file
  *            system (so `#include "/etc/passwd"` or "/dev/stdin" cannot be
@@ -66,6 +69,7 @@
 #define LOCAL_ARRAY_MAX 4096ull          /* elements in one local array */
 #define GLOBAL_ARRAY_MAX 65536ull        /* elements in one const table */
 #define LOCAL_BYTES_MAX (64u << 10)      /* bytes in one local variable */
+#define GLOBAL_BYTES_MAX (4u << 20)      /* bytes in one const table */
 #define LOOP_TRIPS_MAX (1ll << 20)       /* iterations of a loop with constant bounds */
 
 /* ---- the rules ---------------------------------------------------------------- */
@@ -77,7 +81,7 @@ enum rule {
     R_ATTRIBUTE, R_BUILTIN, R_STMT_EXPR, R_THREAD_LOCAL, R_ATOMIC, R_GENERIC, R_TYPEOF,
     R_TYPE, R_EXTERN, R_PROTOTYPE, R_INLINE, R_RESERVED, R_MUTABLE_GLOBAL, R_HANDLE,
     R_SWITCH, R_POINTWISE, R_CALL_NOT_ALLOWED, R_CALL_INDIRECT, R_RECURSION, R_LOOP, R_NO_MIXER,
-    R_TOO_LARGE, R_TOO_MANY, R_COUNT
+    R_TOO_LARGE, R_TOO_COMPLEX, R_TOO_MANY, R_COUNT
 };
 
 /* id: stable, printed in every report. per_line: one report per line is
@@ -103,7 +107,7 @@ static const struct {
     [R_GOTO] = {"dsl/goto", 0, "no goto, labels or computed goto"},
     [R_SETJMP] = {"dsl/setjmp", 0, "no setjmp/longjmp"},
     [R_VARIADIC] = {"dsl/variadic", 0, "no variadic functions, no va_list"},
-    [R_VLA] = {"dsl/vla", 0, "no variable-length arrays"},
+    [R_VLA] = {"dsl/vla", 0, "no variable-length arrays, no flexible array members"},
     [R_ARRAY_TOO_LARGE] = {"dsl/array-too-large", 0, "local arrays of at most 4096 elements (tables 65536)"},
     [R_VOLATILE] = {"dsl/volatile", 0, "no volatile"},
     [R_ATTRIBUTE] = {"dsl/attribute", 1, "no __attribute__, __declspec, _Noreturn, _Alignas"},
@@ -128,6 +132,7 @@ static const struct {
     [R_LOOP] = {"dsl/loop-unbounded", 0, "only for (int i = A; i < B; i++) style loops"},
     [R_NO_MIXER] = {"dsl/no-mixer", 0, "define aa_t mixer(aa_layer *l, aa_t x)"},
     [R_TOO_LARGE] = {"dsl/source-too-large", 0, "a candidate is at most 1 MiB of text"},
+    [R_TOO_COMPLEX] = {"dsl/too-complex", 0, "nesting without brackets at most 800 levels deep"},
     [R_TOO_MANY] = {"dsl/too-many-violations", 0, "more violations than are shown"},
 };
 
@@ -178,8 +183,11 @@ typedef struct call_edge { int from, to, at; } call_edge;
 
 typedef struct checker {
     const jit_source *src;
-    const char *text;
+    const char *text;           /* what clang parses: the source with #define lines blanked */
+    const char *source;         /* the candidate as written (snippets) */
     size_t len;
+    unsigned *line_starts;      /* offset of each line's first byte */
+    unsigned nlines;
     CXTranslationUnit tu;
     CXFile main_file, header_file;
 
@@ -197,14 +205,14 @@ typedef struct checker {
     call_edge *edges;
     int nedges, edges_cap;
 
-    span *asm_labels;
+    span *asm_labels;           /* extents of AsmLabelAttr cursors */
     int nasm_labels, asm_labels_cap;
     unsigned include_line;      /* line of the first #include <asiarch.h>, 0 if none */
     int include_quoted;         /* saw #include "asiarch.h" (reported on its own) */
 
     pending *reps;
     int nreps, reps_cap, seq;
-    long total, dropped;
+    long dropped;
     int oom;
 } checker;
 
@@ -294,7 +302,6 @@ static void report(checker *c, int rule, unsigned line, unsigned col, const char
 
 static void report(checker *c, int rule, unsigned line, unsigned col, const char *fmt, ...)
 {
-    c->total++;
     if (c->nreps >= MAX_PENDING) { c->dropped++; return; }
     pending *p = grow(c->reps, &c->reps_cap, c->nreps + 1, sizeof *p);
     if (!p) { c->oom = 1; return; }
@@ -323,7 +330,7 @@ static int by_position(const void *a, const void *b)
  * number of violations. */
 static int emit_reports(checker *c, aa_reports *out)
 {
-    qsort(c->reps, (size_t)c->nreps, sizeof *c->reps, by_position);
+    if (c->nreps) qsort(c->reps, (size_t)c->nreps, sizeof *c->reps, by_position);
     int kept = 0, shown = 0;
     for (int i = 0; i < c->nreps; i++) {
         const pending *p = &c->reps[i];
@@ -336,14 +343,14 @@ static int emit_reports(checker *c, aa_reports *out)
         aa_report *r = aa_report_add(out, "check", c->src->path, (int)p->line, (int)p->col, rules[p->rule].id,
                                      "%s", p->msg);
         if (!r) continue;
-        aa_report_snippet(r, c->text, c->len);
+        aa_report_snippet(r, c->source, c->len);
         shown++;
     }
     long hidden = (long)(kept - shown) + c->dropped;
     if (hidden > 0) {
         aa_report *r = aa_report_add(out, "check", c->src->path, 1, 1, rules[R_TOO_MANY].id,
                                      "%ld more violations are not shown; fix the ones above first", hidden);
-        if (r) aa_report_snippet(r, c->text, c->len);
+        if (r) aa_report_snippet(r, c->source, c->len);
     }
     return kept + (int)c->dropped;
 }
@@ -557,7 +564,7 @@ static int overlay_file(char *path, size_t n)
 }
 
 static const char *const clang_args[] = {
-    "-x", "c", "-std=c17", "-nostdinc", "-I" HEADER_DIR, "-ferror-limit=50",
+    "-x", "c", "-std=c17", "-nostdinc", ("-I" HEADER_DIR), "-ferror-limit=50",
     /* warnings that are errors in the DSL: each hides a bug or undefined
      * behaviour the rest of the pipeline should never see */
     "-Werror=implicit-function-declaration", "-Werror=implicit-int", "-Werror=int-conversion",
@@ -656,8 +663,7 @@ static enum CXChildVisitResult collect(CXCursor cur, CXCursor parent, CXClientDa
         span *s = grow(c->asm_labels, &c->asm_labels_cap, c->nasm_labels + 1, sizeof *s);
         if (!s) { c->oom = 1; return CXChildVisit_Break; }
         c->asm_labels = s;
-        /* the label's extent starts at its string; the keyword is just before */
-        c->asm_labels[c->nasm_labels++] = (span){nd->off > 64 ? nd->off - 64 : 0, nd->end_off};
+        c->asm_labels[c->nasm_labels++] = (span){nd->off, nd->end_off};
     }
     c->stack[c->sp++] = c->n++;
     return CXChildVisit_Recurse;
@@ -674,11 +680,309 @@ static int collect_nodes(checker *c)
     return 0;
 }
 
+/* ---- guard: what the parser cannot survive ------------------------------------
+ *
+ * libclang parses on a thread with an 8 MiB stack, and clang's parser and
+ * semantic analysis recurse once per level of nesting that brackets do not
+ * bound: !!!!x, *&*&x, (int)(int)x, a = a = ..., c ? x : c ? ..., if (c)
+ * if (c) ..., else-if chains, int ****p. About 1,800 levels of the worst of
+ * these overflow the stack, which kills the whole process (libclang's crash
+ * recovery cannot catch a stack overflow), and a long run of array
+ * declarators takes quadratic time. Brackets themselves are limited by clang
+ * (-fbracket-depth=256), and a candidate's own macros, which could expand a
+ * few lines into millions of tokens, are never expanded: #define and #undef
+ * lines are reported here and blanked in the text clang parses (any such file
+ * is rejected, so what is parsed never differs from what is compiled).
+ *
+ * The scan skips comments and literals and counts "links", every punctuator
+ * and control keyword, since the last point where the nesting provably
+ * returns to a statement boundary: a ';' (not followed by else), a ',' between
+ * initialisers, the '}' of a statement block (not followed by else). The sum
+ * of the counts of all open brackets, plus their number, bounds the depth of
+ * recursion from above; past GUARD_DEPTH the file is reported as
+ * dsl/too-complex and not parsed. The scan decides nothing else: it is not a
+ * parser, only an upper bound for one.
+ */
+
+#define GUARD_DEPTH 800
+#define GUARD_FRAMES 512
+
+typedef struct gframe {
+    char open;              /* '(' '[' '{', or 0 for the file */
+    unsigned char block;    /* a '{' that starts a statement block */
+    unsigned char ctrl;     /* a '(' after if/for/while/switch or a file-scope declarator */
+    int count;              /* links since the last statement boundary */
+} gframe;
+
+typedef struct gstate {
+    checker *c;
+    char *buf;              /* the text clang will parse (defines blanked) */
+    char *lc;               /* the text with line splices (backslash-newline) removed */
+    unsigned *pos;          /* offset in buf of each byte of lc */
+    size_t n;
+    gframe frames[GUARD_FRAMES];
+    int nframes, total, last_paren_ctrl, failed;
+    char prev_word[16];     /* the previous token if it was a word, else "" */
+    int prev_punct;         /* the previous token if it was a punctuator, else 0 */
+} gstate;
+
+static void line_col(const checker *c, unsigned off, unsigned *line, unsigned *col)
+{
+    unsigned lo = 0, hi = c->nlines;      /* the last line start <= off */
+    while (hi - lo > 1) {
+        unsigned mid = (lo + hi) / 2;
+        if (c->line_starts[mid] <= off) lo = mid;
+        else hi = mid;
+    }
+    *line = lo + 1;
+    *col = off - c->line_starts[lo] + 1;
+}
+
+static int index_lines(checker *c)
+{
+    unsigned n = 1;
+    for (size_t i = 0; i < c->len; i++) n += c->source[i] == '\n';
+    c->line_starts = malloc(sizeof *c->line_starts * n);
+    if (!c->line_starts) return -1;
+    c->nlines = 0;
+    c->line_starts[c->nlines++] = 0;
+    for (size_t i = 0; i < c->len; i++)
+        if (c->source[i] == '\n') c->line_starts[c->nlines++] = (unsigned)i + 1;
+    return 0;
+}
+
+static void guard_fail(gstate *g, size_t i)
+{
+    unsigned line, col;
+    line_col(g->c, g->pos[i < g->n ? i : g->n - 1], &line, &col);
+    report(g->c, R_TOO_COMPLEX, line, col,
+           "the code nests more than %d levels deep without brackets here (long chains like !!!x, a = b = c "
+           "= ..., casts of casts, if (...) if (...) or else-if chains), which the checker cannot parse "
+           "safely; split it into separate statements, helper functions or bounded loops", GUARD_DEPTH);
+    g->failed = 1;
+}
+
+static void guard_link(gstate *g, size_t i)
+{
+    g->frames[g->nframes - 1].count++;
+    if (++g->total + g->nframes > GUARD_DEPTH && !g->failed) guard_fail(g, i);
+}
+
+static void guard_reset(gstate *g)
+{
+    g->total -= g->frames[g->nframes - 1].count;
+    g->frames[g->nframes - 1].count = 0;
+}
+
+static int is_word_start(int ch) { return ch == '_' || ch == '$' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'); }
+static int is_word_char(int ch) { return is_word_start(ch) || (ch >= '0' && ch <= '9'); }
+
+/* Skip spaces, newlines and comments from i. */
+static size_t skip_blank(const gstate *g, size_t i)
+{
+    for (;;) {
+        while (i < g->n && (g->lc[i] == ' ' || g->lc[i] == '\t' || g->lc[i] == '\n' || g->lc[i] == '\r' ||
+                            g->lc[i] == '\f' || g->lc[i] == '\v'))
+            i++;
+        if (i + 1 < g->n && g->lc[i] == '/' && g->lc[i + 1] == '/') {
+            while (i < g->n && g->lc[i] != '\n') i++;
+        } else if (i + 1 < g->n && g->lc[i] == '/' && g->lc[i + 1] == '*') {
+            i += 2;
+            while (i + 1 < g->n && !(g->lc[i] == '*' && g->lc[i + 1] == '/')) i++;
+            i = i + 2 < g->n ? i + 2 : g->n;
+        } else {
+            return i;
+        }
+    }
+}
+
+static int next_is_else(const gstate *g, size_t i)
+{
+    i = skip_blank(g, i);
+    return i + 4 <= g->n && !memcmp(g->lc + i, "else", 4) && (i + 4 == g->n || !is_word_char(g->lc[i + 4]));
+}
+
+/* A directive at i ('#' or '%:' first on its line): #define and #undef are
+ * reported and blanked up to the end of their logical line. Returns the
+ * index after the directive name (the rest is scanned as tokens). */
+static size_t guard_directive(gstate *g, size_t i)
+{
+    size_t j = i + (g->lc[i] == '#' ? 1 : 2);
+    for (;;) {      /* blanks and block comments (even multi-line ones) may precede the name */
+        while (j < g->n && (g->lc[j] == ' ' || g->lc[j] == '\t' || g->lc[j] == '\f' || g->lc[j] == '\v' ||
+                            g->lc[j] == '\r'))
+            j++;
+        if (j + 1 < g->n && g->lc[j] == '/' && g->lc[j + 1] == '*') {
+            j += 2;
+            while (j + 1 < g->n && !(g->lc[j] == '*' && g->lc[j + 1] == '/')) j++;
+            j = j + 2 < g->n ? j + 2 : g->n;
+            continue;
+        }
+        break;
+    }
+    size_t w = j;
+    while (j < g->n && is_word_char(g->lc[j])) j++;
+    int def = j - w == 6 && !memcmp(g->lc + w, "define", 6), undef = j - w == 5 && !memcmp(g->lc + w, "undef", 5);
+    if (!def && !undef) return i + 1;
+    unsigned line, col;
+    line_col(g->c, g->pos[i], &line, &col);
+    report(g->c, R_PREPROCESSOR, line, col,
+           "#%s is not allowed: no macros in a candidate; use a `const` variable or an enum for a constant and "
+           "a (static) function for repeated code", def ? "define" : "undef");
+    /* the logical line ends at a newline outside comments (a block comment continues it) */
+    size_t e = j;
+    while (e < g->n && g->lc[e] != '\n') {
+        if (e + 1 < g->n && g->lc[e] == '/' && g->lc[e + 1] == '*') {
+            e += 2;
+            while (e + 1 < g->n && !(g->lc[e] == '*' && g->lc[e + 1] == '/')) e++;
+            e = e + 2 < g->n ? e + 2 : g->n;
+        } else {
+            e++;
+        }
+    }
+    size_t from = g->pos[i], to = e < g->n ? g->pos[e] : g->c->len;
+    for (size_t k = from; k < to; k++)
+        if (g->buf[k] != '\n') g->buf[k] = ' ';
+    return e;
+}
+
+/* The keywords that nest statements or expressions. */
+static int is_link_word(const char *w)
+{
+    static const char *const words[] = {"if", "else", "for", "while", "do", "switch", "case", "default",
+                                        "return", "sizeof", "_Alignof", "_Generic", "goto"};
+    for (size_t k = 0; k < sizeof words / sizeof *words; k++)
+        if (!strcmp(w, words[k])) return 1;
+    return 0;
+}
+
+static void guard_open(gstate *g, size_t i, char open)
+{
+    guard_link(g, i);
+    if (g->nframes == GUARD_FRAMES) { if (!g->failed) guard_fail(g, i); return; }
+    gframe f = {open, 0, 0, 0};
+    if (open == '(')
+        f.ctrl = !strcmp(g->prev_word, "if") || !strcmp(g->prev_word, "for") || !strcmp(g->prev_word, "while") ||
+                 !strcmp(g->prev_word, "switch") || (g->nframes == 1 && g->prev_word[0] && !is_link_word(g->prev_word));
+    if (open == '{')
+        f.block = (!g->prev_word[0] && !g->prev_punct) || g->prev_punct == ';' || g->prev_punct == '{' ||
+                  g->prev_punct == '}' || g->prev_punct == ':' || !strcmp(g->prev_word, "else") ||
+                  !strcmp(g->prev_word, "do") || (g->prev_punct == ')' && g->last_paren_ctrl);
+    g->frames[g->nframes++] = f;
+}
+
+static void guard_close(gstate *g, size_t i)
+{
+    if (g->nframes == 1) return;              /* unbalanced: clang will say so */
+    gframe f = g->frames[--g->nframes];
+    g->total -= f.count;
+    g->last_paren_ctrl = f.open == '(' && f.ctrl;
+    if (f.open == '{' && f.block && !next_is_else(g, i + 1)) guard_reset(g);
+}
+
+/* Returns 0 when the text can be parsed, -1 when it must not be. */
+static int run_guard(checker *c, char *buf)
+{
+    gstate *g = calloc(1, sizeof *g);
+    if (!g) { c->oom = 1; return -1; }
+    g->c = c;
+    g->buf = buf;
+    g->lc = malloc(c->len + 1);
+    g->pos = malloc(sizeof *g->pos * (c->len + 1));
+    if (!g->lc || !g->pos) { c->oom = 1; free(g->lc); free(g->pos); free(g); return -1; }
+    for (size_t i = 0; i < c->len; i++) {       /* translation phase 2: splices */
+        if (c->text[i] == '\\' && i + 1 < c->len && c->text[i + 1] == '\n') { i++; continue; }
+        if (c->text[i] == '\\' && i + 2 < c->len && c->text[i + 1] == '\r' && c->text[i + 2] == '\n') { i += 2; continue; }
+        g->lc[g->n] = c->text[i];
+        g->pos[g->n++] = (unsigned)i;
+    }
+    g->frames[0] = (gframe){0, 1, 0, 0};
+    g->nframes = 1;
+    int line_start = 1;
+    for (size_t i = 0; i < g->n && !g->failed;) {
+        char ch = g->lc[i];
+        if (ch == '\n') { line_start = 1; i++; continue; }
+        size_t k = skip_blank(g, i);
+        if (k != i) {
+            for (size_t j = i; j < k; j++) if (g->lc[j] == '\n') line_start = 1;
+            i = k;
+            continue;
+        }
+        if (line_start && (ch == '#' || (ch == '%' && i + 1 < g->n && g->lc[i + 1] == ':'))) {
+            line_start = 0;
+            size_t e = guard_directive(g, i);
+            if (e != i + 1) { i = e; continue; }
+        }
+        line_start = 0;
+        if (ch == '"' || ch == '\'') {                       /* a literal: skip it */
+            for (i++; i < g->n && g->lc[i] != ch && g->lc[i] != '\n'; i++)
+                if (g->lc[i] == '\\') i++;
+            i++;
+            g->prev_word[0] = 0;
+            g->prev_punct = 0;
+            continue;
+        }
+        if (is_word_start(ch)) {
+            size_t w = i;
+            while (i < g->n && is_word_char(g->lc[i])) i++;
+            snprintf(g->prev_word, sizeof g->prev_word, "%.*s", (int)(i - w < 15 ? i - w : 15), g->lc + w);
+            if (i - w >= 15) g->prev_word[0] = '_';      /* long identifiers are no keyword */
+            g->prev_punct = 0;
+            if (is_link_word(g->prev_word)) guard_link(g, w);
+            continue;
+        }
+        if ((ch >= '0' && ch <= '9') || (ch == '.' && i + 1 < g->n && g->lc[i + 1] >= '0' && g->lc[i + 1] <= '9')) {
+            for (i++; i < g->n && (is_word_char(g->lc[i]) || g->lc[i] == '.' ||
+                                   ((g->lc[i] == '+' || g->lc[i] == '-') && strchr("eEpP", g->lc[i - 1])));
+                 i++)
+                ;
+            g->prev_word[0] = 0;
+            g->prev_punct = 0;
+            continue;
+        }
+        /* punctuators, digraphs <: :> <% %> included */
+        char p = ch;
+        size_t width = 1;
+        if (i + 1 < g->n) {
+            char d = g->lc[i + 1];
+            if (ch == '<' && d == ':') { p = '['; width = 2; }
+            else if (ch == ':' && d == '>') { p = ']'; width = 2; }
+            else if (ch == '<' && d == '%') { p = '{'; width = 2; }
+            else if (ch == '%' && d == '>') { p = '}'; width = 2; }
+        }
+        gframe *top = &g->frames[g->nframes - 1];
+        switch (p) {
+        case '(': case '[': case '{': guard_open(g, i, p); break;
+        case ')': case ']': case '}': guard_close(g, i + width - 1); break;
+        case ';':
+            if (top->open == '(' || top->open == '[') guard_link(g, i);
+            else if (!next_is_else(g, i + 1)) guard_reset(g);
+            break;
+        case ',':
+            if (top->open == '{') guard_reset(g);
+            else guard_link(g, i);
+            break;
+        default: guard_link(g, i); break;
+        }
+        if (p != ')') g->last_paren_ctrl = 0;
+        g->prev_word[0] = 0;
+        g->prev_punct = p;
+        i += width;
+    }
+    int failed = g->failed;
+    free(g->lc);
+    free(g->pos);
+    free(g);
+    return failed ? -1 : 0;
+}
+
 /* ---- pass: tokens (directives, trigraphs, forbidden words) -------------------------- */
 
-static void check_trigraphs(checker *c)
+/* Reports every trigraph; returns how many. */
+static int check_trigraphs(checker *c)
 {
     unsigned line = 1, col = 1;
+    int n = 0;
     for (size_t i = 0; i < c->len; i++, col++) {
         if (c->text[i] == '\n') { line++; col = 0; continue; }
         if (c->text[i] == '?' && i + 2 < c->len && c->text[i + 1] == '?' && strchr("=/'()!<>-", c->text[i + 2]) &&
@@ -687,10 +991,12 @@ static void check_trigraphs(checker *c)
                    "trigraph '?\?%c' is not allowed (its meaning depends on the C mode, even inside comments "
                    "and strings); write the character it stands for, or separate the question marks",
                    c->text[i + 2]);
+            n++;
             i += 2;
             col += 2;
         }
     }
+    return n;
 }
 
 /* The directive starting at token k ('#' first on its line); returns the
@@ -734,6 +1040,7 @@ static int check_directive(checker *c, int k)
                "#%s is not allowed; the only inclusion is `#include <asiarch.h>`", dir);
         return end;
     }
+    /* the guard normally blanks #define and #undef before clang sees them */
     if (!strcmp(dir, "define") || !strcmp(dir, "undef"))
         report(c, R_PREPROCESSOR, hash->line, hash->col,
                "#%s is not allowed: no macros in a candidate; use a `const` variable or an enum for a constant "
@@ -754,52 +1061,56 @@ static int check_directive(checker *c, int k)
 static const struct {
     const char *word;
     int rule;
-    const char *fix;
 } forbidden_words[] = {
-    {"__attribute__", R_ATTRIBUTE, NULL}, {"__attribute", R_ATTRIBUTE, NULL}, {"__declspec", R_ATTRIBUTE, NULL},
-    {"_Noreturn", R_ATTRIBUTE, NULL}, {"_Alignas", R_ATTRIBUTE, NULL},
-    {"asm", R_ASM, NULL}, {"__asm__", R_ASM, NULL}, {"__asm", R_ASM, NULL},
-    {"goto", R_GOTO, NULL}, {"__label__", R_GOTO, NULL},
-    {"setjmp", R_SETJMP, NULL}, {"longjmp", R_SETJMP, NULL}, {"_setjmp", R_SETJMP, NULL},
-    {"_longjmp", R_SETJMP, NULL}, {"sigsetjmp", R_SETJMP, NULL}, {"siglongjmp", R_SETJMP, NULL},
-    {"__sigsetjmp", R_SETJMP, NULL}, {"__builtin_setjmp", R_SETJMP, NULL}, {"__builtin_longjmp", R_SETJMP, NULL},
-    {"jmp_buf", R_SETJMP, NULL},
-    {"va_list", R_VARIADIC, NULL}, {"va_start", R_VARIADIC, NULL}, {"va_arg", R_VARIADIC, NULL},
-    {"va_end", R_VARIADIC, NULL}, {"va_copy", R_VARIADIC, NULL}, {"__builtin_va_list", R_VARIADIC, NULL},
-    {"__builtin_va_start", R_VARIADIC, NULL}, {"__builtin_va_arg", R_VARIADIC, NULL},
-    {"__builtin_va_end", R_VARIADIC, NULL}, {"__builtin_va_copy", R_VARIADIC, NULL},
-    {"__gnuc_va_list", R_VARIADIC, NULL},
-    {"volatile", R_VOLATILE, NULL}, {"__volatile__", R_VOLATILE, NULL}, {"__volatile", R_VOLATILE, NULL},
-    {"_Atomic", R_ATOMIC, NULL},
-    {"_Thread_local", R_THREAD_LOCAL, NULL}, {"__thread", R_THREAD_LOCAL, NULL}, {"thread_local", R_THREAD_LOCAL, NULL},
-    {"_Generic", R_GENERIC, NULL},
-    {"typeof", R_TYPEOF, NULL}, {"__typeof__", R_TYPEOF, NULL}, {"__typeof", R_TYPEOF, NULL},
-    {"typeof_unqual", R_TYPEOF, NULL}, {"__auto_type", R_TYPEOF, NULL},
-    {"_Pragma", R_PREPROCESSOR, NULL}, {"__pragma", R_PREPROCESSOR, NULL},
-    {"_Complex", R_TYPE, NULL}, {"_Imaginary", R_TYPE, NULL}, {"__complex__", R_TYPE, NULL},
-    {"__complex", R_TYPE, NULL}, {"__real__", R_TYPE, NULL}, {"__imag__", R_TYPE, NULL},
-    {"__int128", R_TYPE, NULL}, {"__int128_t", R_TYPE, NULL}, {"__uint128_t", R_TYPE, NULL},
-    {"_Float16", R_TYPE, NULL}, {"__fp16", R_TYPE, NULL}, {"__bf16", R_TYPE, NULL}, {"__float128", R_TYPE, NULL},
-    {"_Float128", R_TYPE, NULL}, {"__ibm128", R_TYPE, NULL}, {"_Decimal32", R_TYPE, NULL},
-    {"_Decimal64", R_TYPE, NULL}, {"_Decimal128", R_TYPE, NULL}, {"_BitInt", R_TYPE, NULL}, {"_ExtInt", R_TYPE, NULL},
+    {"__attribute__", R_ATTRIBUTE}, {"__attribute", R_ATTRIBUTE}, {"__declspec", R_ATTRIBUTE},
+    {"_Noreturn", R_ATTRIBUTE}, {"_Alignas", R_ATTRIBUTE},
+    {"asm", R_ASM}, {"__asm__", R_ASM}, {"__asm", R_ASM},
+    {"goto", R_GOTO}, {"__label__", R_GOTO},
+    {"setjmp", R_SETJMP}, {"longjmp", R_SETJMP}, {"_setjmp", R_SETJMP},
+    {"_longjmp", R_SETJMP}, {"sigsetjmp", R_SETJMP}, {"siglongjmp", R_SETJMP},
+    {"__sigsetjmp", R_SETJMP}, {"__builtin_setjmp", R_SETJMP}, {"__builtin_longjmp", R_SETJMP},
+    {"jmp_buf", R_SETJMP},
+    {"va_list", R_VARIADIC}, {"va_start", R_VARIADIC}, {"va_arg", R_VARIADIC},
+    {"va_end", R_VARIADIC}, {"va_copy", R_VARIADIC}, {"__builtin_va_list", R_VARIADIC},
+    {"__builtin_va_start", R_VARIADIC}, {"__builtin_va_arg", R_VARIADIC},
+    {"__builtin_va_end", R_VARIADIC}, {"__builtin_va_copy", R_VARIADIC},
+    {"__gnuc_va_list", R_VARIADIC},
+    {"volatile", R_VOLATILE}, {"__volatile__", R_VOLATILE}, {"__volatile", R_VOLATILE},
+    {"_Atomic", R_ATOMIC},
+    {"_Thread_local", R_THREAD_LOCAL}, {"__thread", R_THREAD_LOCAL}, {"thread_local", R_THREAD_LOCAL},
+    {"_Generic", R_GENERIC},
+    {"typeof", R_TYPEOF}, {"__typeof__", R_TYPEOF}, {"__typeof", R_TYPEOF},
+    {"typeof_unqual", R_TYPEOF}, {"__auto_type", R_TYPEOF},
+    {"_Pragma", R_PREPROCESSOR}, {"__pragma", R_PREPROCESSOR},
+    {"_Complex", R_TYPE}, {"_Imaginary", R_TYPE}, {"__complex__", R_TYPE},
+    {"__complex", R_TYPE}, {"__real__", R_TYPE}, {"__imag__", R_TYPE},
+    {"__int128", R_TYPE}, {"__int128_t", R_TYPE}, {"__uint128_t", R_TYPE},
+    {"_Float16", R_TYPE}, {"__fp16", R_TYPE}, {"__bf16", R_TYPE}, {"__float128", R_TYPE},
+    {"_Float128", R_TYPE}, {"__ibm128", R_TYPE}, {"_Decimal32", R_TYPE},
+    {"_Decimal64", R_TYPE}, {"_Decimal128", R_TYPE}, {"_BitInt", R_TYPE}, {"_ExtInt", R_TYPE},
 };
 
-static int in_asm_label(const checker *c, unsigned off)
+/* Is the asm keyword at token k a label, `__asm__("name")` after a
+ * declarator? libclang's AsmLabelAttr starts at the keyword or at the
+ * string after the parenthesis. */
+static int is_asm_label(const checker *c, int k)
 {
     for (int i = 0; i < c->nasm_labels; i++)
-        if (off >= c->asm_labels[i].off && off < c->asm_labels[i].end) return 1;
+        if (c->asm_labels[i].off == c->toks[k].off || (k + 2 < c->ntok && c->asm_labels[i].off == c->toks[k + 2].off))
+            return 1;
     return 0;
 }
 
-static void check_word(checker *c, const tok *t)
+static void check_word(checker *c, int k)
 {
+    const tok *t = &c->toks[k];
     const char *w = t->name;
     int rule = -1;
     for (size_t i = 0; i < sizeof forbidden_words / sizeof *forbidden_words; i++)
         if (!strcmp(w, forbidden_words[i].word)) { rule = forbidden_words[i].rule; break; }
     if (rule < 0 && w[0] == '_' && w[1] == '_' && strcmp(w, "__LINE__") != 0) rule = R_BUILTIN;
     if (rule < 0) return;
-    if (rule == R_ASM && in_asm_label(c, t->off)) rule = R_ASM_LABEL;
+    if (rule == R_ASM && is_asm_label(c, k)) rule = R_ASM_LABEL;
     switch (rule) {
     case R_ATTRIBUTE:
         report(c, rule, t->line, t->col,
@@ -868,7 +1179,7 @@ static void check_tokens(checker *c)
             k = check_directive(c, k);
             continue;
         }
-        if (t->name) check_word(c, t);
+        if (t->name) check_word(c, k);
         else if (k + 1 < c->ntok && tok_is(c, t, "[") && tok_is(c, &c->toks[k + 1], "[") && t->end == c->toks[k + 1].off)
             report(c, R_ATTRIBUTE, t->line, t->col,
                    "'[[' starts an attribute, which is not allowed (attributes change linkage, sections and code "
@@ -949,7 +1260,7 @@ static int is_signed_integer(CXType t)
 static CXType innermost(CXType t)
 {
     CXType k = clang_getCanonicalType(t);
-    for (int guard = 0; is_array(k) && guard < 100000; guard++)
+    for (int level = 0; is_array(k) && level < 100000; level++)
         k = clang_getCanonicalType(clang_getArrayElementType(k));
     return k;
 }
@@ -963,7 +1274,7 @@ static unsigned long long array_elements(CXType t)
 {
     unsigned long long n = 1;
     CXType k = clang_getCanonicalType(t);
-    for (int guard = 0; is_array(k) && guard < 100000; guard++) {
+    for (int level = 0; is_array(k) && level < 100000; level++) {
         long long d = clang_getArraySize(k);
         if (d < 0) return 0;
         n = d && n > ULLONG_MAX / (unsigned long long)d ? ULLONG_MAX : n * (unsigned long long)d;
@@ -978,14 +1289,17 @@ static unsigned long long array_elements(CXType t)
 static int type_problem(const checker *c, CXType t)
 {
     CXType k = clang_getCanonicalType(t);
-    for (int guard = 0; is_array(k) && guard < 100000; guard++) {
+    int in_array = 0;
+    for (int level = 0; is_array(k) && level < 100000; level++, in_array = 1) {
         if (k.kind == CXType_VariableArray) return R_VLA;
         k = clang_getCanonicalType(clang_getArrayElementType(k));
     }
     switch (k.kind) {
     case CXType_Pointer:
         if (is_function(clang_getPointeeType(k))) return R_FUNCTION_POINTER;
-        return is_layer_pointer(c, k) ? -1 : R_POINTER;
+        /* the layer handle only as a scalar: -Wuninitialized cannot see
+         * array elements, so a garbage handle could reach the runtime */
+        return is_layer_pointer(c, k) && !in_array ? -1 : R_POINTER;
     case CXType_BlockPointer:
         return R_FUNCTION_POINTER;
     case CXType_Complex: case CXType_Vector: case CXType_ExtVector: case CXType_Int128: case CXType_UInt128:
@@ -1099,10 +1413,11 @@ static void check_var(checker *c, int i)
                     "array '%s' has %llu elements; a %s array may have at most %llu: make it smaller, or build "
                     "large tensors with the aa_* ops (aa_param1/2/3, aa_linear)",
                     name, elems, is_static ? "const" : "local", limit);
-    else if (!is_static && clang_Type_getSizeOf(t) > (long long)LOCAL_BYTES_MAX)
+    else if (clang_Type_getSizeOf(t) > (long long)(is_static ? GLOBAL_BYTES_MAX : LOCAL_BYTES_MAX))
         report_node(c, R_ARRAY_TOO_LARGE, i,
-                    "local variable '%s' takes %lld bytes; at most %u are allowed on the stack: make it smaller",
-                    name, clang_Type_getSizeOf(t), LOCAL_BYTES_MAX);
+                    "%s variable '%s' takes %lld bytes; at most %u are allowed: make it smaller",
+                    is_static ? "the" : "local", name, clang_Type_getSizeOf(t),
+                    is_static ? GLOBAL_BYTES_MAX : LOCAL_BYTES_MAX);
 
     if (file_scope && is_meta_name(name)) check_meta(c, i, name);
     else if (file_scope && starts_with(name, "aa_"))
@@ -1209,7 +1524,20 @@ static void check_field(checker *c, int i)
     char name[256];
     cursor_name(c->nodes[i].cur, name, sizeof name);
     CXType t = node_type(c, i);
-    check_written_type(c, i, t, "field", name);
+    CXType k = clang_getCanonicalType(t);
+    if (is_layer_pointer(c, t))
+        report_node(c, R_POINTER, i,
+                    "field '%s' holds the layer handle; 'aa_layer *' may only be a parameter or a local variable "
+                    "(a handle inside a struct can be left uninitialised): pass l to helpers directly", name);
+    else
+        check_written_type(c, i, t, "field", name);
+    /* clang's array-bounds checks skip arrays of 0 or 1 elements and [] at
+     * the end of a struct (taken for flexible array members) */
+    if (k.kind == CXType_IncompleteArray || (k.kind == CXType_ConstantArray && clang_getArraySize(k) <= 1))
+        report_node(c, R_VLA, i,
+                    "field '%s' is an array of %s, which C treats as a flexible array member whose accesses are "
+                    "not bounds-checked; give it its real size (2 or more), or use a plain field for one value",
+                    name, k.kind == CXType_IncompleteArray ? "unspecified size" : "0 or 1 elements");
     int p = c->nodes[i].parent;
     if (p >= 0 && c->nodes[p].kind == CXCursor_UnionDecl && is_dsl_record(c, innermost(t), "aa_t"))
         report_node(c, R_HANDLE, i,
@@ -2082,6 +2410,7 @@ static void checker_free(checker *c)
     free(c->fns);
     free(c->edges);
     free(c->asm_labels);
+    free(c->line_starts);
     for (int i = 0; i < c->nreps; i++) free(c->reps[i].msg);
     free(c->reps);
     set_free(&c->header_fns);
@@ -2094,39 +2423,50 @@ int jit_check(const jit_source *src, aa_reports *out)
     checker c;
     memset(&c, 0, sizeof c);
     c.src = src;
-    c.text = src->text ? src->text : "";
+    c.source = src->text ? src->text : "";
     c.len = src->text ? strnlen(src->text, src->len) : 0;
 
     if (c.len > SOURCE_MAX) {
         aa_report *r = aa_report_add(out, "check", src->path, 1, 1, rules[R_TOO_LARGE].id,
                                      "the source is %zu bytes; a candidate is one C file of at most 1 MiB", c.len);
-        if (r) aa_report_snippet(r, c.text, c.len);
+        if (r) aa_report_snippet(r, c.source, c.len);
         return 1;
     }
-    CXIndex index = clang_createIndex(0, 0);
-    if (!index) {
-        aa_report_add(out, "check", src->path, 0, 0, "check/internal", "libclang could not create an index");
-        return -1;
-    }
     int result = -1;
-    if (parse(&c, index, out) < 0) goto done;
-    if (collect_nodes(&c) < 0 || load_tokens(&c) < 0 || index_functions(&c) < 0) {
-        aa_report_add(out, "check", src->path, 0, 0, "check/internal", "the checker ran out of memory");
+    CXIndex index = NULL;
+    char *text = malloc(c.len + 1);
+    if (!text || index_lines(&c) < 0) goto oom;
+    memcpy(text, c.source, c.len + 1);
+    c.text = text;
+
+    /* Trigraphs could hide a directive from the guard, and the guard's
+     * findings mean clang must not see the text: report without parsing. */
+    int trigraphs = check_trigraphs(&c);
+    if (run_guard(&c, text) < 0 || trigraphs) {
+        if (c.oom) goto oom;
+        result = emit_reports(&c, out);
         goto done;
     }
-    check_trigraphs(&c);
+    index = clang_createIndex(0, 0);
+    if (!index) {
+        aa_report_add(out, "check", src->path, 0, 0, "check/internal", "libclang could not create an index");
+        goto done;
+    }
+    if (parse(&c, index, out) < 0) goto done;
+    if (collect_nodes(&c) < 0 || load_tokens(&c) < 0 || index_functions(&c) < 0) goto oom;
     check_tokens(&c);
     check_nodes(&c);
     check_recursion(&c);
     check_mixer(&c);
     check_diagnostics(&c);
-    if (c.oom) {
-        aa_report_add(out, "check", src->path, 0, 0, "check/internal", "the checker ran out of memory");
-        goto done;
-    }
+    if (c.oom) goto oom;
     result = emit_reports(&c, out);
+    goto done;
+oom:
+    aa_report_add(out, "check", src->path, 0, 0, "check/internal", "the checker ran out of memory");
 done:
     checker_free(&c);
-    clang_disposeIndex(index);
+    if (index) clang_disposeIndex(index);
+    free(text);
     return result;
 }

@@ -29,7 +29,7 @@
     X(aa__split_heads) X(aa__merge_heads) X(aa__slice) X(aa__concat) X(aa__pad) X(aa__expand_as)   \
     X(aa__binary) X(aa__unary) X(aa__reduce) X(aa__mask) X(aa__linear) X(aa__matmul)               \
     X(aa__trisolve) X(aa__rmsnorm) X(aa__layernorm) X(aa__l2norm) X(aa__gated_rmsnorm)             \
-    X(aa__short_conv) X(aa__linattn) X(aa__aux_loss) X(aa__pointwise)                              \
+    X(aa__short_conv) X(aa__linattn) X(aa__aux_loss) X(aa__pointwise) X(aa__stop_gradient)                              \
     /* scalar math the header declares */                                                          \
     X(sqrtf) X(expf) X(logf) X(powf) X(fabsf) X(tanhf) X(floorf) X(ceilf) X(fminf) X(fmaxf)         \
     /* emitted by the code generator itself */                                                     \

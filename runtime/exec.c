@@ -155,6 +155,7 @@ static void forward_node(rt_model *m, int id)
                    in_val(m, n, 1), y);
         break;
     case IR_LINATTN: forward_linattn(m, id, n, y); break;
+    case IR_STOPGRAD: memcpy(y, in_val(m, n, 0), ir_numel(n) * sizeof *y); break;
     case IR_POINTWISE: {
         const ir_pointwise *pw = &m->g->pointwise[n->iattr[0]];
         const float *in[AA_MAX_POINTWISE_ARGS];

@@ -146,7 +146,7 @@ static void analyse(rt_model *m)
     for (int i = 1; i < n; i++) {
         const ir_node *x = &g->nodes[i];
         depends[i] = x->op == IR_PARAM;
-        for (int a = 0; a < x->n_in; a++)
+        for (int a = 0; a < x->n_in && x->op != IR_STOPGRAD; a++)   /* a stop cuts the chain */
             if (x->in[a] > 0) depends[i] |= depends[x->in[a]];
     }
     if (g->loss > 0) reaches[g->loss] = 1;

@@ -83,8 +83,9 @@ static void check_order(const aa_reports *r, const char *path)
     }
 }
 
-/* The rules the corpus must exercise (every rule of the checker but the
- * two about sheer size, which test_limits covers). */
+/* The rules the corpus must exercise: every rule of the checker but
+ * dsl/source-too-large and dsl/too-many-violations, which test limits
+ * covers. */
 static const char *const all_rules[] = {
     "dsl/include", "dsl/preprocessor", "dsl/trigraph", "dsl/compiler-error", "dsl/pointer",
     "dsl/address-of", "dsl/dereference", "dsl/pointer-arith", "dsl/cast-pointer", "dsl/function-pointer",
@@ -93,6 +94,7 @@ static const char *const all_rules[] = {
     "dsl/thread-local", "dsl/atomic", "dsl/generic", "dsl/typeof", "dsl/type", "dsl/extern", "dsl/prototype",
     "dsl/inline", "dsl/reserved-name", "dsl/mutable-global", "dsl/handle", "dsl/switch", "dsl/pointwise",
     "dsl/call-not-allowed", "dsl/call-indirect", "dsl/recursion", "dsl/loop-unbounded", "dsl/no-mixer",
+    "dsl/too-complex",
 };
 
 TEST(reject_corpus)
@@ -250,20 +252,33 @@ TEST(limits)
     aa_reports_free(&reps);
     jit_source_free(&src);
 
-    /* a 20000-deep expression: 1+1+...; and 300 nested parentheses */
+    /* a 20000-deep expression, 1+1+..., is refused before clang sees it
+     * (it would overflow the parser's stack) */
     len = 0;
     cap = 3 * 20000 + 4096;
     text = realloc(text, cap);
     len += (size_t)snprintf(text + len, cap - len, "#include <asiarch.h>\nstatic const int k = 1");
     for (int i = 0; i < 20000; i++) len += (size_t)snprintf(text + len, cap - len, "+1");
-    len += (size_t)snprintf(text + len, cap - len, ";\nstatic const int m = ");
+    len += (size_t)snprintf(text + len, cap - len, ";\naa_t mixer(aa_layer *l, aa_t x) { return x; }\n");
+    CHECK(jit_source_from_string("deep.c", text, &src) == 0);
+    n = jit_check(&src, &reps);
+    CHECK(n == 1 && reps.n == 1 && !strcmp(reps.items[0].rule, "dsl/too-complex"));
+    aa_reports_free(&reps);
+    jit_source_free(&src);
+
+    /* 300 nested parentheses: clang's own bracket limit (256) stops it */
+    len = 0;
+    len += (size_t)snprintf(text + len, cap - len, "#include <asiarch.h>\nstatic const int m = ");
     for (int i = 0; i < 300; i++) text[len++] = '(';
     text[len++] = '1';
     for (int i = 0; i < 300; i++) text[len++] = ')';
     len += (size_t)snprintf(text + len, cap - len, ";\naa_t mixer(aa_layer *l, aa_t x) { return x; }\n");
-    CHECK(jit_source_from_string("deep.c", text, &src) == 0);
+    CHECK(jit_source_from_string("brackets.c", text, &src) == 0);
     n = jit_check(&src, &reps);
-    CHECK(n >= 1);   /* clang: bracket nesting too deep */
+    int bracket_error = 0;
+    for (int i = 0; i < reps.n; i++)
+        bracket_error |= !strcmp(reps.items[i].rule, "dsl/compiler-error") && strstr(reps.items[i].message, "bracket");
+    CHECK(n >= 1 && bracket_error);
     aa_reports_free(&reps);
     jit_source_free(&src);
     free(text);

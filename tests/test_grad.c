@@ -68,6 +68,8 @@ B1(b_matmul, aa_matmul(a, b, 0, 0))
 B1(b_matmul_t, aa_matmul(a, b, 1, 1))
 B1(b_trisolve, aa_trisolve(aa_scale(a, 0.3f), b))
 B1(b_l2norm, aa_l2norm(a))
+/* d/da of a*a + stop(a)*b is 2a; b gets stop(a): the stop is visible only in a's gradient. */
+B1(b_stopgrad, aa_add(aa_mul(a, a), aa_mul(aa_stop_gradient(a), b)))
 static aa_t b_linear(aa_layer *l, aa_t a, aa_t b) { (void)b; return aa_linear_bias(l, "lin", a, 5); }
 static aa_t b_rmsnorm(aa_layer *l, aa_t a, aa_t b) { (void)b; return aa_rmsnorm(l, "n", aa_scale(a, 1.0f)); }
 static aa_t b_layernorm(aa_layer *l, aa_t a, aa_t b) { (void)b; return aa_layernorm(l, "n", a); }
@@ -227,6 +229,28 @@ static void check_case(const grad_case *c)
     rt_model_free(m);
 }
 
+/* The stop is the one op whose backward must disagree with finite
+ * differences: check its gradient against the formula instead. */
+TEST(stop_gradient_blocks_gradient)
+{
+    grad_case c = {"stop_gradient", 2, {3, 4}, 2, {3, 4}, -1, 1, b_stopgrad};
+    char err[256];
+    rt_model *m = build_case(&c, err, sizeof err);
+    CHECK_MSG(m != NULL, "%s", err);
+    if (!m) return;
+    rt_forward(m, NULL, NULL);
+    rt_backward(m);
+    size_t n;
+    const float *a = rt_param(m, "a", &n), *da = rt_param_grad(m, "a", &n), *w = rt_param(m, "w", &n);
+    const float *b = rt_param(m, "b", &n), *db = rt_param_grad(m, "b", &n);
+    for (size_t i = 0; i < n; i++) {
+        CHECK_NEAR(da[i], 2.0f * a[i] * w[i], 1e-5);   /* no b * w term through the stop */
+        CHECK_NEAR(db[i], a[i] * w[i], 1e-5);
+    }
+    (void)b;
+    rt_model_free(m);
+}
+
 TEST(every_op_gradient)
 {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(&cases[i]);
@@ -249,5 +273,6 @@ int main(void)
 {
     RUN(uniform_init_in_range);
     RUN(every_op_gradient);
+    RUN(stop_gradient_blocks_gradient);
     return test_summary();
 }

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# run_fuzz.sh TARGET SECONDS — build fuzz/fuzz_TARGET.c with libFuzzer,
+# AddressSanitizer and UndefinedBehaviorSanitizer, and fuzz it for SECONDS
+# seconds, starting from fuzz/corpus/TARGET. Exits non-zero when the fuzzer
+# finds a crash, a hang (-timeout=5 per input), a leak or a broken invariant;
+# the input that triggered it is left in build-fuzz/artifacts/.
+#
+#   fuzz/run_fuzz.sh check 60
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+target=${1:?usage: fuzz/run_fuzz.sh TARGET SECONDS}
+seconds=${2:?usage: fuzz/run_fuzz.sh TARGET SECONDS}
+out=build-fuzz
+mkdir -p "$out/artifacts" "$out/corpus-$target"
+
+CC=${CC:-clang-14}
+LLVM=/usr/lib/llvm-14
+flags=(-std=c17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
+       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
+
+case "$target" in
+check)
+    # The DSL header is embedded in the binary, as in the CMake build.
+    cmake -DIN=include/asiarch.h -DOUT="$out/dsl_header.c" -P jit/embed_header.cmake
+    srcs=(fuzz/fuzz_check.c jit/check.c jit/source.c report/report.c "$out/dsl_header.c")
+    incs=(-Ijit -Ireport -Iinclude -I"$LLVM/include" -I/usr/include/cjson)
+    libs=(-L"$LLVM/lib" -Wl,-rpath,"$LLVM/lib" -lclang -lcjson)
+    # Tokens of the DSL, so mutations reach past the parser quickly.
+    cat > "$out/check.dict" <<'DICT'
+"#include <asiarch.h>"
+"#define"
+"#if"
+"aa_t mixer(aa_layer *l, aa_t x)"
+"aa_linear(l, \"q\", x, 4)"
+"aa_pointwise1(\"f\", x)"
+"AA_NAME(\"n\");"
+"for (int i = 0; i < 4; i++)"
+"while"
+"goto"
+"static"
+"const"
+"extern"
+"inline"
+"volatile"
+"__attribute__((constructor))"
+"__asm__(\"x\")"
+"__builtin_trap()"
+"_Pragma(\"x\")"
+"_Generic"
+"sizeof"
+"switch"
+"case"
+"return"
+"struct"
+"union"
+"typedef"
+"??="
+"\\\x0a"
+"/*"
+"*/"
+"&&"
+"->"
+"int *"
+"float"
+"{"
+"}"
+"("
+")"
+";"
+DICT
+    dict=(-dict="$out/check.dict")
+    ;;
+*)
+    echo "run_fuzz.sh: unknown target '$target' (known: check)" >&2
+    exit 2
+    ;;
+esac
+
+echo "+ $CC ${flags[*]} ${incs[*]} ${srcs[*]} ${libs[*]} -o $out/fuzz_$target"
+"$CC" "${flags[@]}" "${incs[@]}" "${srcs[@]}" "${libs[@]}" -o "$out/fuzz_$target"
+
+# libclang's crash recovery would turn a crash inside it into a quiet -1;
+# the fuzzer should see it.
+export LIBCLANG_DISABLE_CRASH_RECOVERY=1
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+# New inputs go to build-fuzz/corpus-TARGET; the seed corpus stays as committed.
+"$out/fuzz_$target" "${dict[@]}" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=4096 -max_len=32768 \
+    -print_final_stats=1 -artifact_prefix="$out/artifacts/" "$out/corpus-$target" "fuzz/corpus/$target"

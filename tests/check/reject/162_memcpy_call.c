@@ -1,0 +1,12 @@
+/* expect: dsl/call-not-allowed 9 */
+#include <asiarch.h>
+
+AA_NAME("reject");
+
+aa_t mixer(aa_layer *l, aa_t x)
+{
+    aa_t y = x;
+    memcpy(&y, &x, sizeof y);
+    x = y;
+    return aa_linear(l, "o_proj", x, aa_dim(l, AA_MODEL));
+}
