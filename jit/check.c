@@ -1497,6 +1497,14 @@ static void check_param(checker *c, int i)
         report_node(c, R_FUNCTION_POINTER, i,
                     "parameter '%s' is a function, which C passes as a function pointer; call the function you "
                     "need directly, choosing it with if/switch", name);
+    else if (is_pointer(t) && (clang_getCanonicalType(clang_getPointeeType(clang_getCanonicalType(t))).kind ==
+                                   CXType_Char_S ||
+                               clang_getCanonicalType(clang_getPointeeType(clang_getCanonicalType(t))).kind ==
+                                   CXType_Char_U))
+        report_node(c, R_POINTER, i,
+                    "parameter '%s' is a string (a pointer), and the DSL has no pointers: a parameter name must be "
+                    "a literal written at the aa_* call itself; give the helper an int and choose the name "
+                    "there, e.g. `switch (which) { case 0: return aa_linear(l, \"q_proj\", x, d); ... }`", name);
     else
         check_written_type(c, i, t, "parameter", name);
 }
@@ -1913,14 +1921,17 @@ static void check_recursion(checker *c)
         *low = malloc(sizeof(int) * (size_t)n), *comp = malloc(sizeof(int) * (size_t)n),
         *stk = malloc(sizeof(int) * (size_t)n), *onstk = calloc((size_t)n, sizeof *onstk),
         *cs_v = malloc(sizeof(int) * (size_t)n), *cs_e = malloc(sizeof(int) * (size_t)n),
-        *prev = malloc(sizeof(int) * (size_t)n), *queue = malloc(sizeof(int) * (size_t)n);
-    if (!first || !index || !low || !comp || !stk || !onstk || !cs_v || !cs_e || !prev || !queue) {
+        *prev = malloc(sizeof(int) * (size_t)n), *queue = malloc(sizeof(int) * (size_t)n),
+        *best = malloc(sizeof(int) * (size_t)n);
+    if (!first || !index || !low || !comp || !stk || !onstk || !cs_v || !cs_e || !prev || !queue || !best) {
         c->oom = 1;
         goto done;
     }
+    /* edges grouped by caller: those of v are [first[v], first[v + 1]) */
     for (int e = 0; e < m; e++) first[c->edges[e].from + 1]++;
     for (int v = 0; v < n; v++) first[v + 1] += first[v];
     for (int v = 0; v < n; v++) index[v] = -1;
+    /* cs_v/cs_e: the depth-first path (vertex, next edge to follow) */
     int counter = 0, sp = 0, ncomp = 0;
     for (int root = 0; root < n; root++) {
         if (index[root] >= 0) continue;
@@ -1957,17 +1968,16 @@ static void check_recursion(checker *c)
     }
     /* For each component, the earliest call inside it (one pass over the
      * edges); then a path back from its callee to its caller. */
-    for (int x = 0; x < n; x++) queue[x] = -1;          /* best edge per component */
+    for (int k = 0; k < ncomp; k++) best[k] = -1;
     for (int e = 0; e < m; e++) {
         const call_edge *ed = &c->edges[e];
         int k = comp[ed->from];
-        if (comp[ed->to] == k && (queue[k] < 0 || c->edges[queue[k]].at > ed->at)) queue[k] = e;
+        if (comp[ed->to] == k && (best[k] < 0 || c->edges[best[k]].at > ed->at)) best[k] = e;
     }
-    for (int x = 0; x < n; x++) cs_v[x] = queue[x];
     for (int k = 0; k < ncomp; k++) {
-        int best = cs_v[k];
-        if (best < 0) continue;
-        int u = c->edges[best].from, v = c->edges[best].to, at = c->edges[best].at;
+        if (best[k] < 0) continue;
+        const call_edge *ed = &c->edges[best[k]];
+        int u = ed->from, v = ed->to, at = ed->at;
         char path[512], name[128];
         cursor_name(c->nodes[c->fns[u]].cur, name, sizeof name);
         size_t len = (size_t)snprintf(path, sizeof path, "%s", name);
@@ -1990,21 +2000,25 @@ static void check_recursion(checker *c)
                 if (comp[y] == k && prev[y] == -2) { prev[y] = x; queue[qt++] = y; }
             }
         }
-        /* prev leads from u back to v: print it reversed, u -> v -> ... -> u */
-        int chain[64], nc = 0;
-        for (int x = u; x >= 0 && nc < 64; x = prev[x]) chain[nc++] = x;
+        /* prev leads from u back to v; reversed, after u, it is the cycle
+         * u -> v -> ... -> u (long cycles lose their middle) */
+        int *chain = cs_v, nc = 0;
+        for (int x = u; x >= 0 && nc < n; x = prev[x]) chain[nc++] = x;
         for (int j = nc - 1; j >= 0 && len < sizeof path - 1; j--) {
+            if (nc > 10 && j == nc - 5) {
+                len += (size_t)snprintf(path + len, sizeof path - len, " -> ...");
+                j = 4;
+            }
             cursor_name(c->nodes[c->fns[chain[j]]].cur, name, sizeof name);
             len += (size_t)snprintf(path + len, sizeof path - len, " -> %s", name);
         }
-        if (len >= sizeof path) len = sizeof path - 1;
         report_node(c, R_RECURSION, at,
                     "recursion is not allowed: these functions call each other in a cycle (%s); break the "
                     "cycle, e.g. with a bounded for loop", path);
     }
 done:
     free(first); free(index); free(low); free(comp); free(stk); free(onstk);
-    free(cs_v); free(cs_e); free(prev); free(queue);
+    free(cs_v); free(cs_e); free(prev); free(queue); free(best);
 }
 
 /* ---- loops --------------------------------------------------------------------------------- */
