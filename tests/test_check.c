@@ -157,6 +157,38 @@ static void expect_accepted(const char *dir, const char *skip, int min)
 
 TEST(accept_corpus) { expect_accepted("tests/check/accept", NULL, 10); }
 
+/* Every op macro of the header (#define aa_...) is used somewhere in the
+ * accept corpus, so the checker is known to accept each one's expansion. A
+ * new op in include/asiarch.h fails here until an accept file uses it. */
+TEST(accept_corpus_uses_every_op)
+{
+    static char files[MAX_FILES][512];
+    int n = list_c_files("tests/check/accept", files, MAX_FILES);
+    size_t cap = 1 << 20, len = 0;
+    char *all = calloc(1, cap);
+    for (int f = 0; f < n && all; f++) {
+        FILE *fp = fopen(files[f], "r");
+        if (!fp) continue;
+        len += fread(all + len, 1, cap - 1 - len, fp);
+        fclose(fp);
+    }
+    const char *h = jit_dsl_header;
+    int ops = 0;
+    while (all && (h = strstr(h, "\n#define aa_"))) {
+        h += 9;
+        char name[64], use[66];
+        size_t k = 0;
+        while (k < sizeof name - 1 && (h[k] == '_' || (h[k] >= 'a' && h[k] <= 'z') || (h[k] >= '0' && h[k] <= '9')))
+            k++;
+        snprintf(name, sizeof name, "%.*s", (int)k, h);
+        snprintf(use, sizeof use, "%s(", name);
+        CHECK_MSG(strstr(all, use) != NULL, "no file in tests/check/accept uses %s", name);
+        ops++;
+    }
+    CHECK(ops > 40);
+    free(all);
+}
+
 /* registry.c is the C table that links the references into the binary, not
  * a DSL file. */
 TEST(reference_mixers_accepted) { expect_accepted("arch", "/registry.c", 6); }
@@ -329,6 +361,7 @@ int main(void)
 {
     RUN(reject_corpus);
     RUN(accept_corpus);
+    RUN(accept_corpus_uses_every_op);
     RUN(reference_mixers_accepted);
     RUN(report_format);
     RUN(source_order);

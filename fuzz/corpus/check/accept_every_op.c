@@ -43,6 +43,7 @@ aa_t mixer(aa_layer *l, aa_t x)
     e = aa_add(e, aa_logsigmoid(x));
     e = aa_add(e, aa_gelu(x));
     e = aa_add(e, aa_elu1(x));
+    e = aa_add(e, aa_stop_gradient(aa_tanh(e)));
 
     /* reductions, scans, masks */
     aa_t m = aa_add(aa_mean(e, -1), aa_var(e, -1));
