@@ -93,6 +93,28 @@ static int valid_name(const char *s)
     return 1;
 }
 
+/* An initialiser's kind and bounds, checked: an aa_init may come from
+ * uninitialised candidate memory as easily as from an AA_INIT_* macro. */
+static int valid_init(ir_graph *g, aa_init in, const char *op, int line)
+{
+    int ok = isfinite(in.a) && isfinite(in.b);
+    switch (in.kind) {
+    case AA_INIT_KIND_DEFAULT:
+    case AA_INIT_KIND_CONST:
+    case AA_INIT_KIND_DIRAC: break;
+    case AA_INIT_KIND_NORMAL: ok = ok && in.a >= 0.0f && in.a <= 10.0f; break;
+    case AA_INIT_KIND_UNIFORM: ok = ok && in.a <= in.b; break;
+    case AA_INIT_KIND_LOG_UNIFORM:
+    case AA_INIT_KIND_INV_SOFTPLUS: ok = ok && in.a > 0.0f && in.a <= in.b; break;
+    default: ok = 0;
+    }
+    if (!ok)
+        ir_fail(g, line, op, "invalid initialiser (kind %d, %g, %g): use an AA_INIT_* macro with finite bounds "
+                "(NORMAL: 0 <= std <= 10; UNIFORM: lo <= hi; LOG_UNIFORM, INV_SOFTPLUS: 0 < lo <= hi)",
+                in.kind, (double)in.a, (double)in.b);
+    return ok;
+}
+
 static int make_param(aa_layer *l, const char *name, const char *suffix, int rank, const int *shape,
                       aa_init init, const char *op, int line)
 {
@@ -107,6 +129,7 @@ static int make_param(aa_layer *l, const char *name, const char *suffix, int ran
                 name ? name : "(null)");
         return -1;
     }
+    if (!valid_init(g, init, op, line)) return -1;
     char full[IR_NAME_MAX];
     snprintf(full, sizeof full, "%s%s%s", l->prefix, name, suffix);
     int id = ir_add_param(g, full, rank, shape, init, op, line);

@@ -61,7 +61,11 @@ static const char *const clang_flags[] = {
     "-x", "c", "-std=c17", "-O2",
     "-nostdinc",                 /* only the embedded asiarch.h (-I below) */
     "-fno-builtin",              /* libm calls stay calls to the named function */
-    "-fsanitize=array-bounds", "-fsanitize-trap=array-bounds",
+    /* Out-of-bounds indexing and out-of-range float->int casts trap
+     * instead of reading or computing garbage; -fwrapv keeps the optimiser
+     * from reasoning a bounds check away through signed overflow. */
+    "-fsanitize=array-bounds,float-cast-overflow", "-fsanitize-trap=array-bounds,float-cast-overflow",
+    "-fwrapv",
     "-fno-stack-protector",      /* no __stack_chk_fail to link */
     "-fno-exceptions", "-fno-asynchronous-unwind-tables",
     "-gline-tables-only",        /* line:col of calls, for link errors */

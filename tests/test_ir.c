@@ -61,6 +61,12 @@ static aa_t mixer_duplicate(aa_layer *l, aa_t x)
     return aa_linear(l, "p", y, aa_dim(l, AA_MODEL));
 }
 
+static aa_t mixer_bad_init(aa_layer *l, aa_t x)
+{
+    aa_t w = aa_param1(l, "w", aa_dim(l, AA_MODEL), AA_INIT_UNIFORM(1.0f, -1.0f));
+    return aa_mul(x, w);
+}
+
 static aa_t mixer_wrong_output(aa_layer *l, aa_t x) { return aa_linear(l, "p", x, 7); }
 static aa_t mixer_none(aa_layer *l, aa_t x) { (void)l; (void)x; return AA_NONE; }
 
@@ -122,6 +128,7 @@ TEST(mixer_output_must_match_input)
 {
     expect_error(mixer_wrong_output, "mixer() returned [2,24,7]; expected the input shape [2,24,32]");
     expect_error(mixer_none, "returned AA_NONE");
+    expect_error(mixer_bad_init, "aa_param: invalid initialiser (kind 2, 1, -1)");
     char want[128];
     mixer_delta_without_beta(NULL, AA_NONE);
     snprintf(want, sizeof want, "cand.c:%d: aa_delta_rule: the delta rule (AA_DELTA) needs beta", bad_line);
