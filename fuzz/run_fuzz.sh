@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # run_fuzz.sh TARGET SECONDS — build fuzz/fuzz_TARGET.c with libFuzzer,
 # AddressSanitizer and UndefinedBehaviorSanitizer, and fuzz it for SECONDS
-# seconds, starting from fuzz/corpus/TARGET. Exits non-zero when the fuzzer
-# finds a crash, a hang (-timeout=5 per input), a leak or a broken invariant;
+# seconds, starting from the target's seed corpus (for check: the checker's
+# test programs in tests/check/). Exits non-zero when the fuzzer finds a
+# crash, a hang (-timeout=5 per input), a leak or a broken invariant;
 # the input that triggered it is left in build-fuzz/artifacts/.
 #
 #   fuzz/run_fuzz.sh check 60
@@ -70,6 +71,7 @@ check)
 ";"
 DICT
     dict=(-dict="$out/check.dict")
+    seeds=(tests/check/accept tests/check/reject)   # the checker's own test corpus
     ;;
 *)
     echo "run_fuzz.sh: unknown target '$target' (known: check)" >&2
@@ -86,6 +88,6 @@ export LIBCLANG_DISABLE_CRASH_RECOVERY=1
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-# New inputs go to build-fuzz/corpus-TARGET; the seed corpus stays as committed.
+# New inputs go to build-fuzz/corpus-TARGET; the seed corpora stay as committed.
 "$out/fuzz_$target" "${dict[@]}" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=4096 -max_len=32768 \
-    -print_final_stats=1 -artifact_prefix="$out/artifacts/" "$out/corpus-$target" "fuzz/corpus/$target"
+    -print_final_stats=1 -artifact_prefix="$out/artifacts/" "$out/corpus-$target" "${seeds[@]}"
