@@ -78,3 +78,14 @@ void cli_close_candidate(cli_candidate *c)
     jit_source_free(&c->src);
     memset(c, 0, sizeof *c);
 }
+
+int cli_verify_candidate(const rt_config *cfg, const cli_candidate *c, const rt_verify_opts *o, int json,
+                         rt_verify_info *info)
+{
+    aa_reports reps = {0};
+    int bad = rt_verify(cfg, &c->arch, o, &reps, info);
+    for (int i = 0; i < reps.n; i++) aa_report_snippet(&reps.items[i], c->src.text, c->src.len);
+    if (bad) cli_print_reports(&reps, json, reps.n ? reps.items[0].stage : "verify");
+    aa_reports_free(&reps);
+    return bad;
+}

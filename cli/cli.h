@@ -48,6 +48,10 @@ typedef struct cli_front_opts {
  * or EXIT_USAGE (unreadable file). */
 int cli_open_candidate(const char *cmd, const char *arg, const cli_front_opts *o, cli_candidate *c);
 void cli_close_candidate(cli_candidate *c);
+/* Verification before training; prints the reports of a failure (with the
+ * candidate's source lines) and returns the number of failed checks. */
+int cli_verify_candidate(const rt_config *cfg, const cli_candidate *c, const rt_verify_opts *o, int json,
+                         rt_verify_info *info);
 /* Reports on stderr, or {"status":"failed","stage":..,"reports":[..]} on stdout. */
 void cli_print_reports(const aa_reports *reps, int json, const char *stage);
 

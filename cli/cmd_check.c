@@ -139,13 +139,9 @@ int cmd_verify(int argc, char **argv)
     cli_candidate cand;
     int rc = cli_open_candidate("verify", argv[optind], &fo, &cand);
     if (rc != EXIT_OK) return rc;
-    aa_reports reps = {0};
     rt_verify_info info;
-    int bad = rt_verify(&cfg, &cand.arch, &vo, &reps, &info);
-    for (int i = 0; i < reps.n; i++) aa_report_snippet(&reps.items[i], cand.src.text, cand.src.len);
-    if (bad) cli_print_reports(&reps, fo.json, reps.n ? reps.items[0].stage : "verify");
-    else print_verified(cand.arch.source_file, &info, &vo, fo.json);
-    aa_reports_free(&reps);
+    int bad = cli_verify_candidate(&cfg, &cand, &vo, fo.json, &info);
+    if (!bad) print_verified(cand.arch.source_file, &info, &vo, fo.json);
     cli_close_candidate(&cand);
     return bad ? EXIT_FAILED : EXIT_OK;
 }

@@ -295,20 +295,6 @@ static int setup(const char *cmd, const train_opts *o, rt_config *cfg, cli_candi
     return cli_open_candidate(cmd, o->name, &fo, cand);
 }
 
-/* Verification before training a candidate file; 0 when it passes. */
-static int verify_candidate(const rt_config *cfg, const cli_candidate *cand, int json)
-{
-    rt_verify_opts vo;
-    rt_verify_defaults(&vo);
-    aa_reports reps = {0};
-    rt_verify_info info;
-    int bad = rt_verify(cfg, &cand->arch, &vo, &reps, &info);
-    for (int i = 0; i < reps.n; i++) aa_report_snippet(&reps.items[i], cand->src.text, cand->src.len);
-    if (bad) cli_print_reports(&reps, json, reps.n ? reps.items[0].stage : "verify");
-    aa_reports_free(&reps);
-    return bad;
-}
-
 int cmd_train(int argc, char **argv)
 {
     train_opts o;
@@ -334,7 +320,10 @@ int cmd_train(int argc, char **argv)
                       .progress = cli_is_tty() && !o.json ? progress : NULL};
     rt_metrics mt;
     char err[512];
-    if (cand.module && !o.no_verify && verify_candidate(&cfg, &cand, o.json)) {
+    rt_verify_opts vo;
+    rt_verify_defaults(&vo);
+    rt_verify_info info;
+    if (cand.module && !o.no_verify && cli_verify_candidate(&cfg, &cand, &vo, o.json, &info)) {
         rc = EXIT_FAILED;
     } else {
         rc = rt_train(&cfg, &cand.arch, &io, &mt, err, sizeof err) < 0 ? EXIT_FAILED : EXIT_OK;
