@@ -57,6 +57,9 @@ void cli_print_reports(const aa_reports *reps, int json, const char *stage);
 
 /* Print "asiarch <cmd>: <message>" to stderr, printf-style. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print one JSON value on stdout and free it; EXIT_OK or EXIT_FAILED (out of memory). */
+typedef struct cJSON cJSON;
+int cli_print_json(const char *cmd, cJSON *obj);
 /* 1 if stderr is a terminal (progress lines are drawn only then). */
 int cli_is_tty(void);
 

@@ -84,10 +84,7 @@ static void print_verified(const char *file, const rt_verify_info *info, const r
         cJSON_AddNumberToObject(j, "flops_ratio_2t", info->flops_ratio);
         cJSON_AddNumberToObject(j, "causality_probes", info->causality_probes);
         cJSON_AddStringToObject(j, "graph_hash", hash);
-        char *s = cJSON_PrintUnformatted(j);
-        puts(s);
-        free(s);
-        cJSON_Delete(j);
+        cli_print_json("verify", j);
         return;
     }
     printf("%s: verified\n", file);

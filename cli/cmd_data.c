@@ -82,20 +82,6 @@ static int option_error(const char *cmd, int c, char **argv)
     return usage_error(cmd, "unknown option", name);
 }
 
-/* Emit one JSON object on stdout and free it. */
-static int print_json(const char *cmd, cJSON *obj)
-{
-    char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
-    cJSON_Delete(obj);
-    if (!text) {
-        cli_error(cmd, "out of memory while building the JSON output");
-        return EXIT_FAILED;
-    }
-    puts(text);
-    free(text);
-    return EXIT_OK;
-}
-
 /* ---- data prepare ------------------------------------------------------------ */
 
 typedef struct prepare_args {
@@ -187,7 +173,7 @@ static int cmd_prepare(int argc, char **argv)
         cJSON_AddNumberToObject(obj, "train_tokens", (double)info.train_tokens);
         cJSON_AddNumberToObject(obj, "val_tokens", (double)info.val_tokens);
     }
-    return print_json(cmd, obj);
+    return cli_print_json(cmd, obj);
 }
 
 /* ---- data info ---------------------------------------------------------------- */
@@ -242,7 +228,7 @@ static int cmd_info(int argc, char **argv)
         cJSON_AddNumberToObject(obj, "tokens", (double)n);
         cJSON_AddNumberToObject(obj, "vocab", vocab);
     }
-    return print_json(cmd, obj);
+    return cli_print_json(cmd, obj);
 }
 
 /* ---- dispatch ------------------------------------------------------------------- */

@@ -206,10 +206,7 @@ static void list_refs(int json)
             cJSON_AddStringToObject(o, "motivation", refs[i].motivation);
             cJSON_AddItemToArray(arr, o);
         }
-        char *s = cJSON_PrintUnformatted(arr);
-        puts(s);
-        free(s);
-        cJSON_Delete(arr);
+        cli_print_json("train", arr);
         return;
     }
     for (int i = 0; i < n; i++) printf("%-20s %s\n", refs[i].name, refs[i].file);
@@ -255,10 +252,7 @@ static void print_metrics(const rt_metrics *mt, int json)
         cJSON_AddStringToObject(o, "blas_core", k_blas_corename());
         cJSON_AddBoolToObject(o, "diverged", mt->diverged);
         cJSON_AddStringToObject(o, "graph_hash", hash);
-        char *s = cJSON_PrintUnformatted(o);
-        puts(s);
-        free(s);
-        cJSON_Delete(o);
+        cli_print_json("train", o);
         return;
     }
     printf("%s (%s): %ld parameters, %d steps\n", mt->name, mt->scale, mt->params, mt->steps);
