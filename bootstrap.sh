@@ -4,7 +4,8 @@
 #   ./bootstrap.sh        install missing packages, build, run the main job
 #                         (train the DeltaNet reference on the KJV Bible corpus)
 #   ./bootstrap.sh test   install missing packages, build (release and ASan+UBSan),
-#                         run the whole test suite (release: all tests; sanitizers: unit tests)
+#                         run the whole test suite (release: all tests, including a 60 s
+#                         fuzz run of the checker; sanitizers: unit tests)
 #
 # Environment: JOBS (parallel build jobs, default: all cores), BUILD_DIR (default build).
 set -euo pipefail
