@@ -27,6 +27,8 @@ typedef struct dt_tokens {
 } dt_tokens;
 
 int dt_shard_read(const char *path, dt_tokens *out, char *err, size_t errlen);
+/* The same from an open fd (read from its current offset); path names it in messages. */
+int dt_shard_read_fd(int fd, const char *path, dt_tokens *out, char *err, size_t errlen);
 int dt_shard_write(const char *path, const uint16_t *tok, size_t n, char *err, size_t errlen);
 void dt_tokens_free(dt_tokens *t);
 

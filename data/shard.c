@@ -138,14 +138,9 @@ static int read_tokens(int fd, const char *path, dt_tokens *out, size_t n, char 
     return 0;
 }
 
-int dt_shard_read(const char *path, dt_tokens *out, char *err, size_t errlen)
+int dt_shard_read_fd(int fd, const char *path, dt_tokens *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return fail(err, errlen, "%s: cannot open: %s%s", path, strerror(errno),
-                    errno == ENOENT ? " (run `asiarch data prepare`, or check the path)" : "");
-
     struct stat st;
     int32_t header[DT_SHARD_HEADER_INTS];
     int rc = -1;
@@ -166,9 +161,20 @@ int dt_shard_read(const char *path, dt_tokens *out, char *err, size_t errlen)
         else if (check_header(path, header, &st, err, errlen) == 0)
             rc = read_tokens(fd, path, out, (size_t)header[2], err, errlen);
     }
-    close(fd);
     if (rc != 0)
         dt_tokens_free(out);
+    return rc;
+}
+
+int dt_shard_read(const char *path, dt_tokens *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fail(err, errlen, "%s: cannot open: %s%s", path, strerror(errno),
+                    errno == ENOENT ? " (run `asiarch data prepare`, or check the path)" : "");
+    int rc = dt_shard_read_fd(fd, path, out, err, errlen);
+    close(fd);
     return rc;
 }
 

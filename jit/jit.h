@@ -86,6 +86,8 @@ jit_module *jit_load(const jit_bitcode *bc, const jit_source *src, aa_reports *r
 aa_t (*jit_mixer(const jit_module *m))(aa_layer *, aa_t);
 const char *jit_name(const jit_module *m);        /* AA_NAME, or the file's stem */
 const char *jit_motivation(const jit_module *m);  /* AA_MOTIVATION, or "" */
+/* The functions the candidate defines: names by index, NULL past the end. */
+const char *jit_function_name(const jit_module *m, int i);
 /* Address of a function the candidate defines (custom pointwise ops), or NULL. */
 void *jit_lookup(jit_module *m, const char *symbol);
 /* The LLVM IR that was loaded, as text (malloc'd; for `asiarch ir --llvm`). */

@@ -602,6 +602,11 @@ void *jit_lookup(jit_module *m, const char *symbol)
     return NULL;
 }
 
+const char *jit_function_name(const jit_module *m, int i)
+{
+    return m && i >= 0 && i < m->n_defined ? m->defined[i] : NULL;
+}
+
 char *jit_llvm_ir(const jit_module *m) { return m && m->ir ? strdup(m->ir) : NULL; }
 
 void jit_unload(jit_module *m)

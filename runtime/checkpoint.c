@@ -34,6 +34,14 @@ static int write_param(FILE *f, const rt_model *m, int p)
     return fwrite(m->params + m->param_off[p], sizeof(float), k, f) == k ? 0 : -1;
 }
 
+int rt_write_params(const rt_model *m, FILE *f)
+{
+    int bad = fwrite(CKPT_MAGIC, 1, 8, f) != 8 || put_i32(f, m->g->n_params);
+    for (int p = 0; p < m->g->n_params && !bad; p++) bad = write_param(f, m, p) < 0;
+    bad |= fflush(f) != 0;
+    return bad ? -1 : 0;
+}
+
 int rt_save_params(const rt_model *m, const char *path, char *err, size_t errlen)
 {
     char tmp[4096];
@@ -43,9 +51,7 @@ int rt_save_params(const rt_model *m, const char *path, char *err, size_t errlen
         snprintf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
         return -1;
     }
-    int bad = fwrite(CKPT_MAGIC, 1, 8, f) != 8 || put_i32(f, m->g->n_params);
-    for (int p = 0; p < m->g->n_params && !bad; p++) bad = write_param(f, m, p) < 0;
-    bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
+    int bad = rt_write_params(m, f) < 0 || fsync(fileno(f)) != 0;
     int saved_errno = errno;
     bad |= fclose(f) != 0;
     if (bad || rename(tmp, path) != 0) {

@@ -98,6 +98,9 @@ float *rt_param_grad(rt_model *m, const char *name, size_t *n);
  * sizes). Return 0 or -1 with a message naming the file. */
 int rt_save_params(const rt_model *m, const char *path, char *err, size_t errlen);
 int rt_load_params(rt_model *m, const char *path, char *err, size_t errlen);
+/* The checkpoint's bytes to an open stream (flushed, not synced): the
+ * sandboxed runner writes into a file its supervisor opened and renames. */
+int rt_write_params(const rt_model *m, FILE *f);
 /* Copy every parameter that dst and src share by name and shape. */
 int rt_model_copy_params(rt_model *dst, const rt_model *src);
 
@@ -176,6 +179,7 @@ typedef struct rt_train_io {
     rt_progress_fn progress;
     void *progress_ctx;
     const char *save_path;          /* NULL, or where to save the trained parameters */
+    FILE *save_file;                /* or an open stream to write them to (rt_write_params) */
     FILE *profile;                  /* NULL, or where to print per-op times after training */
 } rt_train_io;
 

@@ -3,6 +3,7 @@
  * schedule, stop on divergence, then evaluate (validation loss, bits per
  * byte, MQAR recall) and report throughput and memory.
  */
+#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -129,6 +130,11 @@ int rt_train(const rt_config *cfg, const rt_arch *arch, const rt_train_io *io, r
     out->val_loss = out->diverged ? NAN : rt_eval_loss(m, io->val, cfg->eval_batches);
     out->val_bpb = rt_bits_per_byte(cfg, out->val_loss);
     if (io->save_path && !out->diverged && rt_save_params(m, io->save_path, err, errlen) < 0) {
+        rt_model_free(m);
+        return -1;
+    }
+    if (io->save_file && !out->diverged && rt_write_params(m, io->save_file) < 0) {
+        snprintf(err, errlen, "writing the trained parameters failed: %s", strerror(errno));
         rt_model_free(m);
         return -1;
     }

@@ -1,0 +1,238 @@
+/*
+ * runner_main.c — asiarch-runner: the only process that calls candidate code.
+ *
+ * Started by the supervisor (supervisor.c) with the fd layout of
+ * sb_internal.h. In order: read the job; isolate (single-threaded: drop
+ * root, namespaces); read the data; load the candidate into LLJIT and
+ * resolve every symbol; start the thread pool; lock down (chroot, empty
+ * environment, reporters, no_new_privs, seccomp on all threads); tell the
+ * supervisor; only then run the job. Everything after lock-down reaches the
+ * supervisor as messages on fd 3; a violation or fault as one record on
+ * fd 4. Exit is _exit: no atexit handlers run after lock-down.
+ */
+#include <errno.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "arch.h"
+#include "sb_internal.h"
+
+typedef struct runner {
+    sb_wire_job *job;
+    const char *source_text, *bitcode, *syscalls;
+    jit_source src;
+    jit_module *module;
+    rt_arch arch;
+    dt_tokens train, val;
+    FILE *save;
+    aa_reports reports;
+    sb_attack_result attack;
+    sb_attack_ctx attack_ctx;
+} runner;
+
+static void send_reports(runner *r)
+{
+    for (int i = 0; i < r->reports.n; i++)
+        if (r->src.text && r->reports.items[i].line > 0 && !r->reports.items[i].snippet[0])
+            aa_report_snippet(&r->reports.items[i], r->src.text, r->src.len);
+    int n = r->reports.n < SB_MAX_REPORTS ? r->reports.n : SB_MAX_REPORTS;
+    sb_send(SB_FD_CHANNEL, SB_MSG_REPORTS, r->reports.items, sizeof(aa_report) * (size_t)n);
+}
+
+static _Noreturn void finish(runner *r, int code)
+{
+    if (r->reports.n) send_reports(r);
+    sb_send(SB_FD_CHANNEL, SB_MSG_DONE, NULL, 0);
+    fflush(stdout);
+    fflush(stderr);
+    _exit(code);
+}
+
+static _Noreturn void fail_setup(runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static _Noreturn void fail_setup(runner *r, const char *fmt, ...)
+{
+    char msg[700];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    aa_report_add(&r->reports, "sandbox", "asiarch-runner", 0, 0, "sandbox/setup", "%s", msg);
+    finish(r, 3);
+}
+
+/* ---- before lock-down ------------------------------------------------------------ */
+
+static void read_job(runner *r)
+{
+    uint32_t type;
+    void *body;
+    size_t len;
+    if (sb_recv(SB_FD_CHANNEL, &type, &body, &len, SB_MAX_MESSAGE) < 0 || type != SB_MSG_JOB)
+        fail_setup(r, "no job from the supervisor (%s)", strerror(errno));
+    sb_wire_job *j = body;
+    if (len < sizeof *j || j->magic != SB_WIRE_MAGIC || j->job_size != sizeof *j ||
+        j->config_size != sizeof(rt_config) || j->report_size != sizeof(aa_report) ||
+        len != sizeof *j + j->source_len + j->bitcode_len + j->syscalls_len)
+        fail_setup(r, "the job does not match this runner (a runner from another build of asiarch?)");
+    r->job = j;
+    r->source_text = (const char *)body + sizeof *j;
+    r->bitcode = r->source_text + j->source_len;
+    r->syscalls = r->bitcode + j->bitcode_len;
+}
+
+static void read_data(runner *r)
+{
+    if (!r->job->has_train) return;
+    char err[512];
+    if (dt_shard_read_fd(SB_FD_TRAIN, "train.bin", &r->train, err, sizeof err) < 0 ||
+        dt_shard_read_fd(SB_FD_VAL, "val.bin", &r->val, err, sizeof err) < 0)
+        fail_setup(r, "%s", err);
+    close(SB_FD_TRAIN);
+    close(SB_FD_VAL);
+}
+
+static void open_save(runner *r)
+{
+    if (!r->job->has_save) return;
+    r->save = fdopen(SB_FD_SAVE, "wb");
+    /* A buffer of our own now: stdio would otherwise allocate one, and ask
+     * fstat for its size, on the first write after lock-down. */
+    static char buf[1 << 20];
+    if (!r->save || setvbuf(r->save, buf, _IOFBF, sizeof buf) != 0)
+        fail_setup(r, "cannot use the checkpoint file: %s", strerror(errno));
+}
+
+static void *lookup_symbol(void *ctx, const char *name) { return jit_lookup(ctx, name); }
+
+/* The mixer: a reference, or the candidate's bitcode loaded and linked now,
+ * which maps all of its executable memory. */
+static void load_mixer(runner *r)
+{
+    const sb_wire_job *j = r->job;
+    if (j->kind == SB_JOB_ATTACK || j->kind == SB_JOB_SYSCALLS) return;
+    if (!j->bitcode_len) {
+        const arch_ref *ref = arch_find(j->reference);
+        if (!ref) fail_setup(r, "unknown reference mixer '%.64s'", j->reference);
+        r->arch = (rt_arch){.name = ref->name, .source_file = ref->file, .mixer = ref->mixer};
+        return;
+    }
+    char *text = strndup(r->source_text, j->source_len);   /* the payload is not NUL-terminated */
+    if (!text || jit_source_from_string(j->source_path, text, &r->src) < 0) fail_setup(r, "out of memory");
+    free(text);
+    jit_bitcode bc = {.data = (unsigned char *)r->bitcode, .len = j->bitcode_len};
+    r->module = jit_load(&bc, &r->src, &r->reports);
+    if (!r->module) finish(r, 0);
+    for (int i = 0; jit_function_name(r->module, i); i++) {
+        const char *name = jit_function_name(r->module, i);
+        sb_note_candidate_function(name, jit_lookup(r->module, name));
+    }
+    r->arch = (rt_arch){.name = jit_name(r->module), .source_file = r->src.path, .mixer = jit_mixer(r->module),
+                        .resolve = lookup_symbol, .resolve_ctx = r->module};
+}
+
+static void start_threads(const sb_wire_job *j)
+{
+    if (j->threads > 0) omp_set_num_threads(j->threads);
+    volatile int sink = 0;
+#pragma omp parallel
+    {
+        sink += omp_get_thread_num();
+    }
+    (void)sink;
+}
+
+/* ---- after lock-down: the jobs ---------------------------------------------------------- */
+
+static void progress(void *ctx, int step, int steps, float loss, double tps, double eta)
+{
+    (void)ctx;
+    sb_wire_progress p = {step, steps, loss, tps, eta};
+    sb_send(SB_FD_CHANNEL, SB_MSG_PROGRESS, &p, sizeof p);
+}
+
+static int verify(runner *r)
+{
+    rt_verify_info info;
+    int bad = rt_verify(&r->job->cfg, &r->arch, &r->job->verify_opts, &r->reports, &info);
+    sb_send(SB_FD_CHANNEL, SB_MSG_VERIFY_INFO, &info, sizeof info);
+    return bad;
+}
+
+static void run_train(runner *r)
+{
+    const sb_wire_job *j = r->job;
+    if (j->verify && r->module && verify(r)) return;
+    rt_train_io io = {.train = &r->train, .val = &r->val, .progress = progress, .save_file = r->save,
+                      .profile = j->profile_ops ? stderr : NULL};
+    rt_metrics m;
+    char err[512];
+    if (rt_train(&j->cfg, &r->arch, &io, &m, err, sizeof err) < 0) {
+        aa_report_add(&r->reports, "train", r->arch.source_file, 0, 0, "train/error", "%s", err);
+        return;
+    }
+    sb_send(SB_FD_CHANNEL, SB_MSG_METRICS, &m, sizeof m);
+}
+
+static void run_ir(runner *r)
+{
+    ir_graph *g = rt_build_reporting(&r->job->cfg.dims, &r->arch, &r->reports);
+    if (!g) return;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return;
+    if (r->job->ir_summary)
+        fprintf(f, "%s: %ld parameters, %.4g FLOP forward, structural hash %016llx\n", r->arch.name,
+                ir_param_count(g), ir_flops_forward(g), (unsigned long long)ir_structural_hash(g));
+    else
+        ir_print(g, f);
+    fclose(f);
+    sb_send(SB_FD_CHANNEL, SB_MSG_TEXT, text, len);
+    free(text);
+    ir_graph_free(g);
+}
+
+static void run_attack(runner *r, int index)
+{
+    sb_attack_run(index)(&r->attack_ctx);
+    sb_send(SB_FD_CHANNEL, SB_MSG_ATTACK, &r->attack, sizeof r->attack);
+}
+
+int main(void)
+{
+    static runner r;
+    read_job(&r);
+    sb_isolation iso;
+    sb_isolate_early(r.job, &iso);
+    read_data(&r);
+    open_save(&r);
+    load_mixer(&r);
+    int attack = -1;
+    if (r.job->kind == SB_JOB_ATTACK) {
+        attack = sb_attack_index(r.job->attack);
+        if (attack < 0) fail_setup(&r, "unknown adversarial program '%.64s'", r.job->attack);
+        r.attack_ctx = (sb_attack_ctx){.supervisor_pid = r.job->supervisor_pid, .canary_dir = r.job->canary_dir,
+                                       .result = &r.attack};
+        if (sb_attack_prepare(attack)) sb_attack_prepare(attack)(&r.attack_ctx);
+    }
+    start_threads(r.job);
+    char err[600];
+    if (sb_lockdown(r.job, &iso, err, sizeof err) < 0) fail_setup(&r, "lock-down failed: %s", err);
+    sb_wire_locked locked;
+    snprintf(locked.applied, sizeof locked.applied, "%s", iso.applied);
+    sb_send(SB_FD_CHANNEL, SB_MSG_LOCKED, &locked, sizeof locked);
+
+    switch (r.job->kind) {
+    case SB_JOB_TRAIN: run_train(&r); break;
+    case SB_JOB_VERIFY: verify(&r); break;
+    case SB_JOB_IR: run_ir(&r); break;
+    case SB_JOB_ATTACK: run_attack(&r, attack); break;
+    case SB_JOB_SYSCALLS: sb_run_syscalls((const unsigned char *)r.syscalls, r.job->syscalls_len); break;
+    default: fail_setup(&r, "unknown job kind %d", r.job->kind);
+    }
+    finish(&r, 0);
+}
