@@ -54,6 +54,11 @@ int cli_open_candidate(const char *cmd, const char *arg, const cli_front_opts *o
         co.use_cache = !o->no_cache;
         rc = jit_compile(&c->src, &co, &c->bitcode, &reps) < 0 ? 1 : 0;
     }
+    if (rc == 0 && !o->load) {
+        aa_reports_free(&reps);
+        c->arch = (rt_arch){.name = c->src.path, .source_file = c->src.path};
+        return EXIT_OK;
+    }
     if (rc == 0) {
         stage = "link";
         c->module = jit_load(&c->bitcode, &c->src, &reps);
@@ -79,13 +84,57 @@ void cli_close_candidate(cli_candidate *c)
     memset(c, 0, sizeof *c);
 }
 
-int cli_verify_candidate(const rt_config *cfg, const cli_candidate *c, const rt_verify_opts *o, int json,
-                         rt_verify_info *info)
+void cli_sandbox_defaults(cli_sandbox_opts *so)
 {
-    aa_reports reps = {0};
-    int bad = rt_verify(cfg, &c->arch, o, &reps, info);
-    for (int i = 0; i < reps.n; i++) aa_report_snippet(&reps.items[i], c->src.text, c->src.len);
-    if (bad) cli_print_reports(&reps, json, reps.n ? reps.items[0].stage : "verify");
-    aa_reports_free(&reps);
-    return bad;
+    memset(so, 0, sizeof *so);
+    so->profile = SB_PROFILE_STRICT;
+}
+
+int cli_sandbox_option(const char *cmd, int c, const char *arg, cli_sandbox_opts *so)
+{
+    char *end;
+    switch (c) {
+    case CLI_OPT_SANDBOX:
+        if (sb_profile_parse(arg, &so->profile) == 0) return 1;
+        cli_error(cmd, "--sandbox expects strict, permissive or off, got '%s'", arg);
+        return -1;
+    case CLI_OPT_TIME_LIMIT:
+        so->time_limit_s = strtod(arg, &end);
+        if (!*end && so->time_limit_s > 0) return 1;
+        cli_error(cmd, "--time-limit expects seconds > 0, got '%s'", arg);
+        return -1;
+    case CLI_OPT_MEMORY_LIMIT:
+        so->memory_gib = strtod(arg, &end);
+        if (!*end && so->memory_gib >= 0.25) return 1;
+        cli_error(cmd, "--memory-limit expects GiB >= 0.25, got '%s'", arg);
+        return -1;
+    default: return 0;
+    }
+}
+
+void cli_sandbox_job(const cli_candidate *c, const cli_sandbox_opts *so, sb_job_kind kind, sb_job *job)
+{
+    sb_job_init(job, kind);
+    job->profile = so->profile;
+    job->limits.wall_s = so->time_limit_s;
+    if (so->memory_gib > 0) job->limits.address_space = (size_t)(so->memory_gib * (double)(1ull << 30));
+    if (c->bitcode.data) {
+        job->source = &c->src;
+        job->bitcode = &c->bitcode;
+    } else {
+        job->reference = c->arch.name;
+    }
+}
+
+int cli_run_job(const char *cmd, const sb_job *job, const cli_candidate *c, int json, sb_result *res)
+{
+    sb_run(job, res);
+    if (res->outcome == SB_DONE) return EXIT_OK;
+    for (int i = 0; i < res->reports.n; i++)
+        if (c->src.text && !res->reports.items[i].snippet[0])
+            aa_report_snippet(&res->reports.items[i], c->src.text, c->src.len);
+    cli_print_reports(&res->reports, json, res->reports.n ? res->reports.items[0].stage : "sandbox");
+    if (res->outcome == SB_SETUP && !json)
+        cli_error(cmd, "the sandbox could not be set up; nothing was run");
+    return EXIT_FAILED;
 }

@@ -18,6 +18,7 @@
 #include "jit.h"
 #include "report.h"
 #include "runtime.h"
+#include "sandbox.h"
 
 #define EXIT_OK 0
 #define EXIT_FAILED 1
@@ -43,18 +44,47 @@ typedef struct cli_candidate {
 typedef struct cli_front_opts {
     int json;               /* failures as one JSON object on stdout */
     int no_cache;           /* compile without the bitcode cache */
+    int load;               /* also link it here (ir --llvm); else the runner links it */
 } cli_front_opts;
 
 /* Returns EXIT_OK, EXIT_FAILED (the candidate was rejected: reports printed)
  * or EXIT_USAGE (unreadable file). */
 int cli_open_candidate(const char *cmd, const char *arg, const cli_front_opts *o, cli_candidate *c);
 void cli_close_candidate(cli_candidate *c);
-/* Verification before training; prints the reports of a failure (with the
- * candidate's source lines) and returns the number of failed checks. */
-int cli_verify_candidate(const rt_config *cfg, const cli_candidate *c, const rt_verify_opts *o, int json,
-                         rt_verify_info *info);
 /* Reports on stderr, or {"status":"failed","stage":..,"reports":[..]} on stdout. */
 void cli_print_reports(const aa_reports *reps, int json, const char *stage);
+
+/* ---- running candidate code: always in a sandboxed runner ---------------------- */
+
+/* --sandbox, --time-limit, --memory-limit: shared by every command that runs
+ * a mixer. */
+typedef struct cli_sandbox_opts {
+    sb_profile profile;
+    double time_limit_s;    /* 0 = none */
+    double memory_gib;      /* 0 = the default */
+} cli_sandbox_opts;
+
+#define CLI_SANDBOX_OPTIONS_HELP                                                                    \
+    "  --sandbox P     strict (default) | permissive | off: how the runner that executes the mixer\n" \
+    "                  is confined (see `asiarch sandbox selftest`)\n"                                  \
+    "  --time-limit S  stop the runner after S seconds of wall-clock time\n"                            \
+    "  --memory-limit G  address-space limit of the runner in GiB (default 16)\n"
+enum { CLI_OPT_SANDBOX = 1000, CLI_OPT_TIME_LIMIT, CLI_OPT_MEMORY_LIMIT };
+#define CLI_SANDBOX_LONG_OPTIONS                                                          \
+    {"sandbox", required_argument, 0, CLI_OPT_SANDBOX},                                   \
+        {"time-limit", required_argument, 0, CLI_OPT_TIME_LIMIT}, {                       \
+        "memory-limit", required_argument, 0, CLI_OPT_MEMORY_LIMIT                        \
+    }
+
+void cli_sandbox_defaults(cli_sandbox_opts *so);
+/* Handle one of the options above (getopt's c and optarg): 1 taken, 0 not
+ * ours, -1 bad value (message printed). */
+int cli_sandbox_option(const char *cmd, int c, const char *arg, cli_sandbox_opts *so);
+/* A job for the candidate (reference or compiled file) under the options. */
+void cli_sandbox_job(const cli_candidate *c, const cli_sandbox_opts *so, sb_job_kind kind, sb_job *job);
+/* Run it. EXIT_OK when the job finished; else the reports are printed (with
+ * the candidate's source lines) and EXIT_FAILED. Free res either way. */
+int cli_run_job(const char *cmd, const sb_job *job, const cli_candidate *c, int json, sb_result *res);
 
 /* Print "asiarch <cmd>: <message>" to stderr, printf-style. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -67,6 +67,7 @@ static void verify_usage(FILE *out)
                  "  --param-budget R    max parameters relative to DeltaNet at the scale (default 1.5; 0: none)\n"
                  "  --no-cache          compile without the bitcode cache\n"
                  "  --json              one JSON object on stdout\n"
+                 CLI_SANDBOX_OPTIONS_HELP
                  "Exit code 0 verified, 1 a stage failed, 2 usage or I/O error.\n");
 }
 
@@ -100,8 +101,10 @@ int cmd_verify(int argc, char **argv)
     static const struct option opts[] = {{"json", no_argument, 0, 'j'}, {"scale", required_argument, 0, 's'},
                                          {"param-budget", required_argument, 0, 'b'},
                                          {"no-cache", no_argument, 0, 'n'}, {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+                                         CLI_SANDBOX_LONG_OPTIONS, {0, 0, 0, 0}};
     cli_front_opts fo = {0};
+    cli_sandbox_opts so;
+    cli_sandbox_defaults(&so);
     rt_verify_opts vo;
     rt_verify_defaults(&vo);
     const char *scale = "tiny";
@@ -120,6 +123,9 @@ int cmd_verify(int argc, char **argv)
             break;
         }
         case 'h': verify_usage(stdout); return EXIT_OK;
+        case CLI_OPT_SANDBOX: case CLI_OPT_TIME_LIMIT: case CLI_OPT_MEMORY_LIMIT:
+            if (cli_sandbox_option("verify", c, optarg, &so) < 0) return EXIT_USAGE;
+            break;
         default: cli_error("verify", "unknown or incomplete option '%s' (see `asiarch verify --help`)", argv[optind - 1]); return EXIT_USAGE;
         }
     }
@@ -136,9 +142,14 @@ int cmd_verify(int argc, char **argv)
     cli_candidate cand;
     int rc = cli_open_candidate("verify", argv[optind], &fo, &cand);
     if (rc != EXIT_OK) return rc;
-    rt_verify_info info;
-    int bad = cli_verify_candidate(&cfg, &cand, &vo, fo.json, &info);
-    if (!bad) print_verified(cand.arch.source_file, &info, &vo, fo.json);
+    sb_job job;
+    cli_sandbox_job(&cand, &so, SB_JOB_VERIFY, &job);
+    job.cfg = cfg;
+    job.verify_opts = vo;
+    sb_result res;
+    rc = cli_run_job("verify", &job, &cand, fo.json, &res);
+    if (rc == EXIT_OK) print_verified(cand.arch.source_file, &res.verify_info, &vo, fo.json);
+    sb_result_free(&res);
     cli_close_candidate(&cand);
-    return bad ? EXIT_FAILED : EXIT_OK;
+    return rc;
 }

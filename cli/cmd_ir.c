@@ -27,7 +27,9 @@ static void ir_usage(FILE *out)
             "  --summary     only parameter count, FLOPs and structural hash\n"
             "  --scale S     tiny | small | 20m (default tiny)\n"
             "  --batch B     build for batch size B (default: the scale's)\n"
-            "  --time T      build for sequence length T (default: the scale's)\n");
+            "  --time T      build for sequence length T (default: the scale's)\n"
+            "The graph is built by calling the mixer, so it is built in a sandboxed runner:\n"
+            CLI_SANDBOX_OPTIONS_HELP);
 }
 
 int cmd_ir(int argc, char **argv)
@@ -37,7 +39,9 @@ int cmd_ir(int argc, char **argv)
                                          {"no-cache", no_argument, 0, 'n'},
                                          {"scale", required_argument, 0, 'S'}, {"batch", required_argument, 0, 'b'},
                                          {"time", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+                                         CLI_SANDBOX_LONG_OPTIONS, {0, 0, 0, 0}};
+    cli_sandbox_opts so;
+    cli_sandbox_defaults(&so);
     const char *scale = "tiny";
     int summary = 0, batch = 0, time = 0, graph = 0, llvm = 0, c;
     cli_front_opts fo = {0};
@@ -54,6 +58,9 @@ int cmd_ir(int argc, char **argv)
         case 'b': batch = atoi(optarg); break;
         case 't': time = atoi(optarg); break;
         case 'h': ir_usage(stdout); return EXIT_OK;
+        case CLI_OPT_SANDBOX: case CLI_OPT_TIME_LIMIT: case CLI_OPT_MEMORY_LIMIT:
+            if (cli_sandbox_option("ir", c, optarg, &so) < 0) return EXIT_USAGE;
+            break;
         default: cli_error("ir", "unknown or incomplete option '%s' (see `asiarch ir --help`)", argv[optind - 1]); return EXIT_USAGE;
         }
     }
@@ -75,9 +82,10 @@ int cmd_ir(int argc, char **argv)
     if (batch) cfg.dims.batch = batch;
     if (time) cfg.dims.time = time;
     cli_candidate cand;
+    fo.load = llvm;   /* loading only compiles: no candidate code runs here */
     int rc = cli_open_candidate("ir", argv[optind], &fo, &cand);
     if (rc != EXIT_OK) return rc;
-    if (llvm && !cand.module) {
+    if (llvm && !cand.bitcode.data) {
         cli_error("ir", "--llvm needs a candidate FILE: references are compiled into asiarch itself");
         cli_close_candidate(&cand);
         return EXIT_USAGE;
@@ -88,22 +96,15 @@ int cmd_ir(int argc, char **argv)
         free(text);
     }
     if (graph || summary) {
-        aa_reports reps = {0};
-        ir_graph *g = rt_build_reporting(&cfg.dims, &cand.arch, &reps);
-        if (!g) {
-            for (int i = 0; i < reps.n; i++) aa_report_snippet(&reps.items[i], cand.src.text, cand.src.len);
-            cli_print_reports(&reps, 0, "build");
-            aa_reports_free(&reps);
-            cli_close_candidate(&cand);
-            return EXIT_FAILED;
-        }
-        if (summary)
-            printf("%s: %ld parameters, %.4g FLOP forward, structural hash %016llx\n", cand.arch.name,
-                   ir_param_count(g), ir_flops_forward(g), (unsigned long long)ir_structural_hash(g));
-        else
-            ir_print(g, stdout);
-        ir_graph_free(g);
+        sb_job job;
+        cli_sandbox_job(&cand, &so, SB_JOB_IR, &job);
+        job.cfg = cfg;
+        job.ir_summary = summary;
+        sb_result res;
+        rc = cli_run_job("ir", &job, &cand, 0, &res);
+        if (rc == EXIT_OK) fputs(res.text ? res.text : "", stdout);
+        sb_result_free(&res);
     }
     cli_close_candidate(&cand);
-    return EXIT_OK;
+    return rc;
 }

@@ -26,6 +26,7 @@ typedef struct train_opts {
     int steps, threads, json, list, mqar, batches, profile, no_cache, no_verify;
     long long seed;
     float lr;
+    cli_sandbox_opts sandbox;
 } train_opts;
 
 static void train_usage(FILE *out)
@@ -50,7 +51,8 @@ static void train_usage(FILE *out)
             "  --no-verify     skip the pre-training verification of a FILE.c candidate\n"
             "  --no-cache      compile a FILE.c candidate without the bitcode cache\n"
             "  --json          print one JSON object with the metrics on stdout\n"
-            "  --list          list the reference mixers\n");
+            "  --list          list the reference mixers\n"
+            CLI_SANDBOX_OPTIONS_HELP);
 }
 
 static void eval_usage(FILE *out)
@@ -65,7 +67,8 @@ static void eval_usage(FILE *out)
             "  --batches N        validation batches (default: the scale's)\n"
             "  --threads N        OpenMP threads\n"
             "  --data DIR         corpus directory\n"
-            "  --json             one JSON object on stdout\n");
+            "  --json             one JSON object on stdout\n"
+            CLI_SANDBOX_OPTIONS_HELP);
 }
 
 enum { OPT_STEPS = 256, OPT_SEED, OPT_LR, OPT_THREADS, OPT_DATA, OPT_NO_MQAR, OPT_SAVE, OPT_JSON, OPT_LIST,
@@ -80,7 +83,7 @@ static const struct option long_opts[] = {
     {"checkpoint", required_argument, 0, OPT_CKPT}, {"batches", required_argument, 0, OPT_BATCHES},
     {"profile", no_argument, 0, OPT_PROFILE},   {"no-cache", no_argument, 0, OPT_NO_CACHE},
     {"no-verify", no_argument, 0, OPT_NO_VERIFY},
-    {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
+    {"help", no_argument, 0, 'h'},              CLI_SANDBOX_LONG_OPTIONS, {0, 0, 0, 0}};
 
 static int parse_int(const char *cmd, const char *flag, const char *s, long long lo, long long hi, long long *out)
 {
@@ -103,6 +106,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, train_opts *o)
     o->mqar = 1;
     o->steps = -1;
     o->batches = -1;
+    cli_sandbox_defaults(&o->sandbox);
     optind = 1;
     opterr = 0;
     int c;
@@ -130,6 +134,9 @@ static int parse_opts(const char *cmd, int argc, char **argv, train_opts *o)
         case OPT_NO_CACHE: o->no_cache = 1; break;
         case OPT_NO_VERIFY: o->no_verify = 1; break;
         case 'h': return 1;
+        case CLI_OPT_SANDBOX: case CLI_OPT_TIME_LIMIT: case CLI_OPT_MEMORY_LIMIT:
+            if (cli_sandbox_option(cmd, c, optarg, &o->sandbox) < 0) return -1;
+            break;
         default:
             cli_error(cmd, "unknown or incomplete option '%s' (see `asiarch %s --help`)", argv[optind - 1], cmd);
             return -1;
@@ -152,7 +159,9 @@ static int file_exists(const char *path)
 
 /* Load train.bin and val.bin from dir, preparing the default corpus first
  * if dir is the default and holds nothing yet. */
-static int load_corpus(const char *cmd, const char *dir_opt, dt_tokens *train, dt_tokens *val)
+typedef struct corpus_paths { char train[1100], val[1100]; } corpus_paths;
+
+static int load_corpus(const char *cmd, const char *dir_opt, dt_tokens *train, dt_tokens *val, corpus_paths *paths)
 {
     char dir[1024], path[1100], err[512];
     if (dir_opt) snprintf(dir, sizeof dir, "%s", dir_opt);
@@ -174,7 +183,9 @@ static int load_corpus(const char *cmd, const char *dir_opt, dt_tokens *train, d
         cli_error(cmd, "%s", err);
         return -1;
     }
+    snprintf(paths->train, sizeof paths->train, "%s", path);
     snprintf(path, sizeof path, "%s/val.bin", dir);
+    snprintf(paths->val, sizeof paths->val, "%s", path);
     if (dt_shard_read(path, val, err, sizeof err) < 0) {
         cli_error(cmd, "%s", err);
         dt_tokens_free(train);
@@ -227,10 +238,14 @@ static void add_number(cJSON *o, const char *key, double v)
     else cJSON_AddNullToObject(o, key);   /* JSON has no NaN */
 }
 
-static void print_metrics(const rt_metrics *mt, int json)
+static void print_metrics(const rt_metrics *mt, const sb_job *job, const sb_result *res, int json)
 {
     if (json) {
         cJSON *o = cJSON_CreateObject();
+        cJSON *sb = cJSON_AddObjectToObject(o, "sandbox");
+        cJSON_AddStringToObject(sb, "profile", sb_profile_name(job->profile));
+        cJSON_AddStringToObject(sb, "applied", res->applied);
+        cJSON_AddNumberToObject(sb, "startup_ms", res->startup_ms);
         char hash[32];
         snprintf(hash, sizeof hash, "%016llx", (unsigned long long)mt->graph_hash);
         cJSON_AddStringToObject(o, "name", mt->name);
@@ -261,6 +276,7 @@ static void print_metrics(const rt_metrics *mt, int json)
     if (mt->mqar_acc >= 0) printf("  MQAR accuracy %.3f\n", mt->mqar_acc);
     printf("  %.0f tokens/s on %d threads (OpenBLAS %s kernels), %.1f s training, %.1f s total, peak memory %.1f MiB\n",
            mt->tokens_per_s, mt->threads, k_blas_corename(), mt->train_seconds, mt->total_seconds, mt->peak_rss_bytes / 1048576.0);
+    printf("  sandbox: %s (runner ready in %.0f ms)\n", res->applied, res->startup_ms);
     if (mt->diverged) printf("  DIVERGED: the loss became NaN/Inf at step %d; training stopped\n", mt->steps);
 }
 
@@ -289,6 +305,30 @@ static int setup(const char *cmd, const train_opts *o, rt_config *cfg, cli_candi
     return cli_open_candidate(cmd, o->name, &fo, cand);
 }
 
+/* A job for train or eval: the mixer, the configuration, the corpus. */
+static void corpus_job(const train_opts *o, const rt_config *cfg, const cli_candidate *cand, const corpus_paths *paths,
+                       sb_job_kind kind, sb_job *job)
+{
+    cli_sandbox_job(cand, &o->sandbox, kind, job);
+    job->cfg = *cfg;
+    job->verify = !o->no_verify;
+    job->profile_ops = o->profile;
+    job->train_path = paths->train;
+    job->val_path = paths->val;
+    job->limits.threads = o->threads;
+}
+
+/* Corpus, vocabulary and paths; EXIT_OK or EXIT_USAGE. */
+static int prepare_corpus(const char *cmd, const train_opts *o, rt_config *cfg, corpus_paths *paths)
+{
+    dt_tokens train = {0}, val = {0};
+    if (load_corpus(cmd, o->data_dir, &train, &val, paths) < 0) return EXIT_USAGE;
+    fit_vocab(cfg, &train, &val);
+    dt_tokens_free(&train);
+    dt_tokens_free(&val);
+    return EXIT_OK;
+}
+
 int cmd_train(int argc, char **argv)
 {
     train_opts o;
@@ -304,36 +344,24 @@ int cmd_train(int argc, char **argv)
     rt_config cfg;
     cli_candidate cand;
     if ((rc = setup("train", &o, &cfg, &cand)) != EXIT_OK) return rc;
-    dt_tokens train = {0}, val = {0};
-    if (load_corpus("train", o.data_dir, &train, &val) < 0) {
+    corpus_paths paths;
+    if ((rc = prepare_corpus("train", &o, &cfg, &paths)) != EXIT_OK) {
         cli_close_candidate(&cand);
-        return EXIT_USAGE;
+        return rc;
     }
-    fit_vocab(&cfg, &train, &val);
-    rt_train_io io = {.train = &train, .val = &val, .save_path = o.save, .profile = o.profile ? stderr : NULL,
-                      .progress = cli_is_tty() && !o.json ? progress : NULL};
-    rt_metrics mt;
-    char err[512];
-    rt_verify_opts vo;
-    rt_verify_defaults(&vo);
-    rt_verify_info info;
-    if (cand.module && !o.no_verify && cli_verify_candidate(&cfg, &cand, &vo, o.json, &info)) {
-        rc = EXIT_FAILED;
-    } else {
-        rc = rt_train(&cfg, &cand.arch, &io, &mt, err, sizeof err) < 0 ? EXIT_FAILED : EXIT_OK;
-        if (rc != EXIT_OK) {
-            aa_reports reps = {0};
-            aa_report_add(&reps, "train", cand.arch.source_file, 0, 0, "train/error", "%s", err);
-            cli_print_reports(&reps, o.json, "train");
-            aa_reports_free(&reps);
-        }
+    sb_job job;
+    corpus_job(&o, &cfg, &cand, &paths, SB_JOB_TRAIN, &job);
+    job.save_path = o.save;
+    job.progress = cli_is_tty() && !o.json ? progress : NULL;
+    sb_result res;
+    rc = cli_run_job("train", &job, &cand, o.json, &res);
+    if (rc == EXIT_OK) {
+        print_metrics(&res.metrics, &job, &res, o.json);
+        rc = res.metrics.diverged ? EXIT_FAILED : EXIT_OK;
     }
-    dt_tokens_free(&train);
-    dt_tokens_free(&val);
+    sb_result_free(&res);
     cli_close_candidate(&cand);
-    if (rc != EXIT_OK) return rc;
-    print_metrics(&mt, o.json);
-    return mt.diverged ? EXIT_FAILED : EXIT_OK;
+    return rc;
 }
 
 int cmd_eval(int argc, char **argv)
@@ -351,22 +379,18 @@ int cmd_eval(int argc, char **argv)
     }
     cli_candidate cand;
     if ((rc = setup("eval", &o, &cfg, &cand)) != EXIT_OK) return rc;
-    dt_tokens train = {0}, val = {0};
-    if (load_corpus("eval", o.data_dir, &train, &val) < 0) {
+    corpus_paths paths;
+    if ((rc = prepare_corpus("eval", &o, &cfg, &paths)) != EXIT_OK) {
         cli_close_candidate(&cand);
-        return EXIT_USAGE;
+        return rc;
     }
-    fit_vocab(&cfg, &train, &val);
-    rt_metrics mt;
-    char err[512];
-    rc = rt_evaluate_checkpoint(&cfg, &cand.arch, o.checkpoint, &val, &mt, err, sizeof err);
-    dt_tokens_free(&train);
-    dt_tokens_free(&val);
+    sb_job job;
+    corpus_job(&o, &cfg, &cand, &paths, SB_JOB_EVAL, &job);
+    job.checkpoint_path = o.checkpoint;
+    sb_result res;
+    rc = cli_run_job("eval", &job, &cand, o.json, &res);
+    if (rc == EXIT_OK) print_metrics(&res.metrics, &job, &res, o.json);
+    sb_result_free(&res);
     cli_close_candidate(&cand);
-    if (rc < 0) {
-        cli_error("eval", "%s", err);
-        return EXIT_FAILED;
-    }
-    print_metrics(&mt, o.json);
-    return EXIT_OK;
+    return rc;
 }

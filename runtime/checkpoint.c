@@ -98,6 +98,24 @@ static int load_record(FILE *f, rt_model *m, const char *path, int index, char *
     return 0;
 }
 
+int rt_read_params(rt_model *m, FILE *f, const char *path, char *err, size_t errlen)
+{
+    char magic[8];
+    int32_t count;
+    if (fread(magic, 1, 8, f) != 8 || memcmp(magic, CKPT_MAGIC, 8) != 0 || get_i32(f, &count)) {
+        snprintf(err, errlen, "%s: not an asiarch checkpoint (expected magic %s)", path, CKPT_MAGIC);
+        return -1;
+    }
+    if (count != m->g->n_params) {
+        snprintf(err, errlen, "%s: holds %d tensors, this model has %d: was it saved from another mixer or scale?",
+                 path, count, m->g->n_params);
+        return -1;
+    }
+    int rc = 0;
+    for (int i = 0; i < count && rc == 0; i++) rc = load_record(f, m, path, i, err, errlen);
+    return rc;
+}
+
 int rt_load_params(rt_model *m, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
@@ -105,18 +123,7 @@ int rt_load_params(rt_model *m, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
-    char magic[8];
-    int32_t count;
-    int rc = 0;
-    if (fread(magic, 1, 8, f) != 8 || memcmp(magic, CKPT_MAGIC, 8) != 0 || get_i32(f, &count)) {
-        snprintf(err, errlen, "%s: not an asiarch checkpoint (expected magic %s)", path, CKPT_MAGIC);
-        rc = -1;
-    } else if (count != m->g->n_params) {
-        snprintf(err, errlen, "%s: holds %d tensors, this model has %d: was it saved from another mixer or scale?",
-                 path, count, m->g->n_params);
-        rc = -1;
-    }
-    for (int i = 0; i < count && rc == 0; i++) rc = load_record(f, m, path, i, err, errlen);
+    int rc = rt_read_params(m, f, path, err, errlen);
     fclose(f);
     return rc;
 }

@@ -5,6 +5,7 @@
  * Recall is where linear-attention designs differ most, and a short
  * convolution alone cannot do it, so the probe separates them cheaply.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,20 @@ double rt_mqar_probe(const rt_config *cfg, const rt_arch *arch, char *err, size_
 int rt_evaluate_checkpoint(const rt_config *cfg, const rt_arch *arch, const char *checkpoint, const dt_tokens *val,
                            rt_metrics *out, char *err, size_t errlen)
 {
+    FILE *f = fopen(checkpoint, "rb");
+    if (!f) {
+        memset(out, 0, sizeof *out);
+        snprintf(err, errlen, "%s: cannot open: %s", checkpoint, strerror(errno));
+        return -1;
+    }
+    int rc = rt_evaluate_stream(cfg, arch, f, checkpoint, val, out, err, errlen);
+    fclose(f);
+    return rc;
+}
+
+int rt_evaluate_stream(const rt_config *cfg, const rt_arch *arch, FILE *checkpoint, const char *name,
+                       const dt_tokens *val, rt_metrics *out, char *err, size_t errlen)
+{
     memset(out, 0, sizeof *out);
     snprintf(out->name, sizeof out->name, "%s", arch->name);
     snprintf(out->scale, sizeof out->scale, "%s", cfg->scale);
@@ -104,7 +119,7 @@ int rt_evaluate_checkpoint(const rt_config *cfg, const rt_arch *arch, const char
     if (!g) return -1;
     rt_model *m = rt_model_new(g, 0, err, errlen);
     if (!m) { ir_graph_free(g); return -1; }
-    if (rt_load_params(m, checkpoint, err, errlen) < 0) { rt_model_free(m); return -1; }
+    if (rt_read_params(m, checkpoint, name, err, errlen) < 0) { rt_model_free(m); return -1; }
     out->params = ir_param_count(g);
     out->graph_hash = ir_structural_hash(g);
     out->flops_per_token = ir_flops_forward(g) / ((double)cfg->dims.batch * cfg->dims.time);

@@ -101,6 +101,8 @@ int rt_load_params(rt_model *m, const char *path, char *err, size_t errlen);
 /* The checkpoint's bytes to an open stream (flushed, not synced): the
  * sandboxed runner writes into a file its supervisor opened and renames. */
 int rt_write_params(const rt_model *m, FILE *f);
+/* Read a checkpoint from an open stream; path names it in messages. */
+int rt_read_params(rt_model *m, FILE *f, const char *path, char *err, size_t errlen);
 /* Copy every parameter that dst and src share by name and shape. */
 int rt_model_copy_params(rt_model *dst, const rt_model *src);
 
@@ -193,6 +195,9 @@ int rt_train(const rt_config *cfg, const rt_arch *arch, const rt_train_io *io, r
  * bits per byte, forward tokens/s and memory. */
 int rt_evaluate_checkpoint(const rt_config *cfg, const rt_arch *arch, const char *checkpoint, const dt_tokens *val,
                            rt_metrics *out, char *err, size_t errlen);
+/* The same with the checkpoint open as a stream (the sandboxed runner). */
+int rt_evaluate_stream(const rt_config *cfg, const rt_arch *arch, FILE *checkpoint, const char *name,
+                       const dt_tokens *val, rt_metrics *out, char *err, size_t errlen);
 /* Mean validation loss over up to max_batches consecutive batches. */
 double rt_eval_loss(rt_model *m, const dt_tokens *val, int max_batches);
 /* Train a fresh model on MQAR and return its query accuracy in [0,1]. */

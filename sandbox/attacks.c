@@ -111,6 +111,18 @@ static void a_environment(sb_attack_ctx *c)
     read_and_judge(c, syscall(SYS_openat, AT_FDCWD, "/proc/self/environ", O_RDONLY), "open /proc/self/environ");
 }
 
+/* The runner must hold only stdin/stdout/stderr, its channel and its death
+ * pipe (attack jobs carry no data fds). */
+static void a_inherited_fds(sb_attack_ctx *c)
+{
+    char extra[200] = "";
+    size_t at = 0;
+    for (int fd = SB_FD_DEATH + 1; fd < 1024; fd++)
+        if (syscall(SYS_fcntl, fd, F_GETFD) >= 0 && at < sizeof extra - 8) at += (size_t)snprintf(extra + at, sizeof extra - at, " %d", fd);
+    if (at) say(c, 1, "fds open beyond 0-4:%s", extra);
+    else say(c, 0, "only fds 0-4 are open (stdio, channel, death pipe)");
+}
+
 static void canary_path(const sb_attack_ctx *c, const char *name, char *buf, size_t len)
 {
     snprintf(buf, len, "%s/%s", c->canary_dir, name);
@@ -482,6 +494,7 @@ static const attack_entry table[] = {
     {{"readlink-proc-self-exe", "readlink(\"/proc/self/exe\")"}, NULL, a_readlink},
     {{"write-proc-self-mem", "open /proc/self/mem for writing"}, NULL, a_proc_mem},
     {{"read-environment", "read environ and /proc/self/environ"}, NULL, a_environment},
+    {{"inherited-fds", "look for fds beyond the runner's own (fcntl on 5..1023)"}, NULL, a_inherited_fds},
     {{"write-canary", "truncate and write a file outside the run directory"}, NULL, a_write_canary},
     {{"unlink-canary", "delete a file outside the run directory"}, NULL, a_unlink_canary},
     {{"create-outside", "create a file outside the run directory"}, NULL, a_create_outside},

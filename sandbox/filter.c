@@ -115,6 +115,11 @@ static void build_strict(builder *b, const sb_filter_spec *s)
     allow(b, "nanosleep");
     allow(b, "clock_nanosleep");
     allow(b, "getrusage");        /* peak memory in the metrics */
+    /* OpenBLAS asks for a NUMA policy on its buffers and ignores a refusal:
+     * refuse quietly rather than open the mempolicy code to candidates. */
+    add(b, SCMP_ACT_ERRNO(EPERM), "mbind", 0, NULL);
+    /* glibc's qsort asks for the machine's memory size and copes without it. */
+    add(b, SCMP_ACT_ERRNO(ENOSYS), "sysinfo", 0, NULL);
 }
 
 /* Deny the calls whose flags say "write" or "create"; reads are contained by

@@ -260,9 +260,22 @@ static void enter_root(const sb_wire_job *job, sb_isolation *iso)
     }
 }
 
+/* CUDA: the fds the driver opened on /dev/nvidia* during initialisation
+ * (looked up before the chroot hides /proc). */
+static void find_device_fds(sb_filter_spec *s)
+{
+    for (int fd = 0; fd < 64 && s->n_device < 8; fd++) {
+        char link[64], target[256];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n <= 0) continue;
+        target[n] = 0;
+        if (!strncmp(target, "/dev/nvidia", 11)) s->device_fds[s->n_device++] = fd;
+    }
+}
+
 static void filter_spec(const sb_wire_job *job, const sb_isolation *iso, sb_filter_spec *s)
 {
-    memset(s, 0, sizeof *s);
     s->profile = (sb_profile)job->profile;
     s->cuda = job->cuda;
     s->self_pid = getpid();
@@ -273,10 +286,14 @@ static void filter_spec(const sb_wire_job *job, const sb_isolation *iso, sb_filt
     s->write_fds[s->n_write++] = 1;
     s->write_fds[s->n_write++] = 2;
     if (job->has_save) s->write_fds[s->n_write++] = SB_FD_SAVE;
+    if (job->has_checkpoint) s->read_fds[s->n_read++] = SB_FD_SAVE;
 }
 
 int sb_lockdown(const sb_wire_job *job, sb_isolation *iso, char *err, size_t errlen)
 {
+    sb_filter_spec spec;
+    memset(&spec, 0, sizeof spec);
+    if (job->cuda) find_device_fds(&spec);
     enter_root(job, iso);
     clearenv();
     sb_syscall_names_init();
@@ -286,11 +303,12 @@ int sb_lockdown(const sb_wire_job *job, sb_isolation *iso, char *err, size_t err
         snprintf(err, errlen, "prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
         return -1;
     }
-    sb_filter_spec spec;
     filter_spec(job, iso, &spec);
     int rules = sb_filter_load(&spec, err, errlen);
     if (rules < 0) return -1;
-    append(iso, "no_new_privs, seccomp %s (%d rules, all threads)",
-           job->profile == SB_PROFILE_STRICT ? "allow-list" : "deny-list", rules);
+    append(iso, "no_new_privs, seccomp %s%s (%d rules, all threads)",
+           job->profile == SB_PROFILE_STRICT ? "allow-list" : "deny-list", job->cuda ? " with CUDA device rules" : "",
+           rules);
+    if (job->cuda) append(iso, "%d /dev/nvidia* fds", spec.n_device);
     return 0;
 }

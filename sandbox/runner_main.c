@@ -97,8 +97,8 @@ static void read_data(runner *r)
 
 static void open_save(runner *r)
 {
-    if (!r->job->has_save) return;
-    r->save = fdopen(SB_FD_SAVE, "wb");
+    if (!r->job->has_save && !r->job->has_checkpoint) return;
+    r->save = fdopen(SB_FD_SAVE, r->job->has_save ? "wb" : "rb");
     /* A buffer of our own now: stdio would otherwise allocate one, and ask
      * fstat for its size, on the first write after lock-down. */
     static char buf[1 << 20];
@@ -166,12 +166,29 @@ static void run_train(runner *r)
 {
     const sb_wire_job *j = r->job;
     if (j->verify && r->module && verify(r)) return;
-    rt_train_io io = {.train = &r->train, .val = &r->val, .progress = progress, .save_file = r->save,
+    rt_train_io io = {.train = &r->train, .val = &r->val, .progress = progress, .save_file = j->has_save ? r->save : NULL,
                       .profile = j->profile_ops ? stderr : NULL};
     rt_metrics m;
     char err[512];
     if (rt_train(&j->cfg, &r->arch, &io, &m, err, sizeof err) < 0) {
         aa_report_add(&r->reports, "train", r->arch.source_file, 0, 0, "train/error", "%s", err);
+        return;
+    }
+    sb_send(SB_FD_CHANNEL, SB_MSG_METRICS, &m, sizeof m);
+    if (m.diverged)
+        aa_report_add(&r->reports, "train", r->arch.source_file, 0, 0, "train/nan",
+                      "the training loss became NaN or infinite at step %d of %d (learning rate %g); training "
+                      "stopped. Look for exp or division of unbounded values, missing normalisation, or gates "
+                      "outside log space",
+                      m.steps + 1, j->cfg.steps, (double)j->cfg.lr);
+}
+
+static void run_eval(runner *r)
+{
+    rt_metrics m;
+    char err[512];
+    if (rt_evaluate_stream(&r->job->cfg, &r->arch, r->save, r->job->checkpoint_name, &r->val, &m, err, sizeof err) < 0) {
+        aa_report_add(&r->reports, "train", r->arch.source_file, 0, 0, "eval/error", "%s", err);
         return;
     }
     sb_send(SB_FD_CHANNEL, SB_MSG_METRICS, &m, sizeof m);
@@ -230,6 +247,7 @@ int main(void)
     case SB_JOB_TRAIN: run_train(&r); break;
     case SB_JOB_VERIFY: verify(&r); break;
     case SB_JOB_IR: run_ir(&r); break;
+    case SB_JOB_EVAL: run_eval(&r); break;
     case SB_JOB_ATTACK: run_attack(&r, attack); break;
     case SB_JOB_SYSCALLS: sb_run_syscalls((const unsigned char *)r.syscalls, r.job->syscalls_len); break;
     default: fail_setup(&r, "unknown job kind %d", r.job->kind);

@@ -67,6 +67,7 @@ typedef enum sb_job_kind {
     SB_JOB_TRAIN = 0,   /* [verify], train, evaluate: metrics */
     SB_JOB_VERIFY = 1,  /* build + the deterministic checks: rt_verify_info */
     SB_JOB_IR = 2,      /* build and print the graph IR: text */
+    SB_JOB_EVAL = 5,    /* load a checkpoint and evaluate: metrics */
     SB_JOB_ATTACK = 3,  /* one adversarial program of the self-test (no candidate) */
     SB_JOB_SYSCALLS = 4 /* fuzzer-chosen system calls (fuzz/fuzz_sandbox.c) */
 } sb_job_kind;
@@ -93,6 +94,7 @@ typedef struct sb_job {
     int ir_summary;             /* IR: one summary line instead of the whole graph */
     const char *train_path, *val_path;  /* token shards, opened here and passed as fds */
     const char *save_path;      /* TRAIN: parameters, written by the runner into PATH.tmp, renamed here */
+    const char *checkpoint_path;/* EVAL: parameters to load (opened here, read by the runner) */
 
     /* ATTACK */
     const char *attack;         /* a name from sb_attacks() */

@@ -22,7 +22,7 @@ enum {
     SB_FD_DEATH = 4,    /* pipe: one sb_wire_death written by a signal handler */
     SB_FD_TRAIN = 5,    /* token shards (read-only), when the job trains */
     SB_FD_VAL = 6,
-    SB_FD_SAVE = 7,     /* PATH.tmp for the trained parameters (write-only) */
+    SB_FD_SAVE = 7,     /* the checkpoint: PATH.tmp to write (train --save), or the file to read (eval) */
     SB_FD_COUNT = 8
 };
 
@@ -49,11 +49,12 @@ typedef struct sb_msg_header {
 typedef struct sb_wire_job {
     uint32_t magic, header_size, job_size, config_size, report_size;
     int32_t kind, profile, cuda, threads, verify, profile_ops, ir_summary;
-    int32_t has_train, has_save, supervisor_pid;
+    int32_t has_train, has_save, has_checkpoint, supervisor_pid;
     rt_config cfg;
     rt_verify_opts verify_opts;
     char reference[64];
     char source_path[1024];
+    char checkpoint_name[1024];     /* for messages */
     char attack[64];
     char canary_dir[1024];
     char root_dir[1024];        /* the empty directory the runner chroots into */

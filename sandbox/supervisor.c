@@ -187,7 +187,13 @@ static int open_inputs(const sb_job *job, runner *r, sb_result *res)
             return -1;
         }
     }
-    if (job->save_path) {
+    if (job->checkpoint_path) {
+        r->child[SB_FD_SAVE] = open(job->checkpoint_path, O_RDONLY | O_CLOEXEC);
+        if (r->child[SB_FD_SAVE] < 0) {
+            setup_failed(res, "%s: cannot open: %s", job->checkpoint_path, strerror(errno));
+            return -1;
+        }
+    } else if (job->save_path) {
         snprintf(r->save_tmp, sizeof r->save_tmp, "%s.tmp", job->save_path);
         r->child[SB_FD_SAVE] = open(r->save_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (r->child[SB_FD_SAVE] < 0) {
@@ -362,10 +368,12 @@ static int send_job(const sb_job *job, const runner *r)
                        .profile = job->profile, .cuda = job->cuda,
                        .threads = job->limits.threads > 0 ? job->limits.threads : omp_get_max_threads(),
                        .verify = job->verify, .profile_ops = job->profile_ops, .ir_summary = job->ir_summary, .has_train = job->train_path != NULL,
-                       .has_save = job->save_path != NULL, .supervisor_pid = getpid(), .cfg = job->cfg,
+                       .has_save = job->save_path != NULL && !job->checkpoint_path,
+                       .has_checkpoint = job->checkpoint_path != NULL, .supervisor_pid = getpid(), .cfg = job->cfg,
                        .verify_opts = job->verify_opts};
     copy_str(w->reference, sizeof w->reference, job->reference);
     copy_str(w->source_path, sizeof w->source_path, job->source ? job->source->path : NULL);
+    copy_str(w->checkpoint_name, sizeof w->checkpoint_name, job->checkpoint_path);
     copy_str(w->attack, sizeof w->attack, job->attack);
     copy_str(w->canary_dir, sizeof w->canary_dir, job->canary_dir);
     copy_str(w->root_dir, sizeof w->root_dir, r->root);
