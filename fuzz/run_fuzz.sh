@@ -7,6 +7,7 @@
 # the input that triggered it is left in build-fuzz/artifacts/.
 #
 #   fuzz/run_fuzz.sh check 60
+#   fuzz/run_fuzz.sh sandbox 60    (needs the release build: BUILD_DIR, default build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,8 @@ LLVM=/usr/lib/llvm-14
 flags=(-std=c17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
 
+timeout=5
+max_len=32768
 case "$target" in
 check)
     # The DSL header is embedded in the binary, as in the CMake build.
@@ -73,8 +76,44 @@ DICT
     dict=(-dict="$out/check.dict")
     seeds=(tests/check/accept tests/check/reject)   # the checker's own test corpus
     ;;
+sandbox)
+    # The harness (supervisor side) is instrumented; the runner it starts is
+    # the release build's asiarch-runner, which executes the system calls.
+    build=${BUILD_DIR:-build}
+    [ -x "$build/asiarch-runner" ] || { echo "run_fuzz.sh: build $build first (no $build/asiarch-runner)" >&2; exit 2; }
+    srcs=(fuzz/fuzz_sandbox.c sandbox/supervisor.c sandbox/channel.c)
+    incs=(-Isandbox -Ijit -Ireport -Iruntime -Iir -Idata -Iinclude -I/usr/include/cjson
+          -DASIARCH_RUNNER_BUILD_PATH="\"$(realpath "$build/asiarch-runner")\"")
+    libs=("$build/libaa_runtime.a" "$build/libaa_arch.a" "$build/libaa_ir.a" "$build/libaa_kernels.a"
+          "$build/libaa_data.a" "$build/libaa_report.a" -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas
+          -fopenmp -lcjson -lm -lpthread)
+    # Seeds: one record per interesting call (abi, nr, modes, args); byte 0 picks the profile.
+    mkdir -p "$out/seeds-sandbox"
+    python3 - "$out/seeds-sandbox" <<'PY'
+import struct, sys, os
+def rec(abi, nr, modes=0, args=(0,)*6):
+    return struct.pack("<BBHI6Q", abi, 0, nr, modes, *[a & (2**64-1) for a in args])
+seeds = {
+  "openat": rec(0, 257, 0b000010 << 0 | 2 << 2, (-100, 0, 0, 0, 0, 0)),
+  "open_i386": rec(1, 5, 2, (0, 0, 0, 0, 0, 0)),
+  "openat_x32": rec(2, 257, 2 << 2, (-100, 0, 0, 0, 0, 0)),
+  "creat_planted": rec(0, 85, 2, (4, 0o644, 0, 0, 0, 0)),
+  "socket": rec(0, 41, 0, (2, 1, 0, 0, 0, 0)),
+  "execve": rec(0, 59, 2 | 1 << 2 | 1 << 4, (3, 0, 0, 0, 0, 0)),
+  "getpid_write": rec(0, 39) + rec(0, 1, 3 | 1 << 2, (1, 0, 16, 0, 0, 0)),
+  "mmap_exec": rec(0, 9, 0, (0, 4096, 7, 0x22, 2**64-1, 0)),
+}
+for name, body in seeds.items():
+    for profile in (0, 1):
+        with open(os.path.join(sys.argv[1], f"{name}-{profile}"), "wb") as f:
+            f.write(bytes([profile]) + body)
+PY
+    seeds=("$out/seeds-sandbox")
+    timeout=15
+    max_len=$((1 + 64 * 56))
+    ;;
 *)
-    echo "run_fuzz.sh: unknown target '$target' (known: check)" >&2
+    echo "run_fuzz.sh: unknown target '$target' (known: check, sandbox)" >&2
     exit 2
     ;;
 esac
@@ -89,5 +128,6 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 # New inputs go to build-fuzz/corpus-TARGET; the seed corpora stay as committed.
-"$out/fuzz_$target" "${dict[@]}" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=4096 -max_len=32768 \
+"$out/fuzz_$target" ${dict[@]+"${dict[@]}"} -max_total_time="$seconds" -timeout="$timeout" -rss_limit_mb=4096 \
+    -max_len="$max_len" \
     -print_final_stats=1 -artifact_prefix="$out/artifacts/" "$out/corpus-$target" "${seeds[@]}"

@@ -148,7 +148,8 @@ static void build_permissive(builder *b, const sb_filter_spec *s)
     static const char *const denied[] = {
         /* programs and processes */
         "execve", "execveat", "fork", "vfork", "ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
-        "pidfd_open", "pidfd_getfd", "pidfd_send_signal", "process_madvise",
+        "pidfd_open", "pidfd_getfd", "pidfd_send_signal", "process_madvise", "setpgid", "setsid",
+        "rt_sigqueueinfo", "rt_tgsigqueueinfo", "setpriority", "sched_setscheduler", "sched_setattr",
         /* namespaces, mounts, privileges */
         "unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "mount_setattr", "fsopen", "fsmount",
         "fsconfig", "fspick", "move_mount", "open_tree", "seccomp", "prctl", "personality",

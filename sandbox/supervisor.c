@@ -298,7 +298,7 @@ static int plan_limits(const sb_job *job, limit_set *out)
 /* In the child, between fork and exec: system calls only. */
 static void child_exec(runner *r, const limit_set *limits, int n_limits, pid_t parent)
 {
-    setpgid(0, 0);
+    setsid();   /* its own session and process group: no controlling terminal, killed as a group */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);
     int high[SB_FD_COUNT];
@@ -334,7 +334,6 @@ static int start(const sb_job *job, runner *r, sb_result *res)
         return -1;
     }
     if (r->pid == 0) child_exec(r, limits, n_limits, parent);
-    setpgid(r->pid, r->pid);   /* also here: no race with a kill of the group */
     for (int i = 0; i < SB_FD_COUNT; i++) close_fd(&r->child[i]);
     return 0;
 }
