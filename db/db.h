@@ -4,16 +4,21 @@
  * scores, analysis, costs), every attempt at building it (with its failure
  * reports) and a log of events, in one SQLite file.
  *
- * Storage (DESIGN §6). SQLite in WAL mode with synchronous=FULL: a call that
- * returned 0 has committed, and a committed transaction survives `kill -9`
- * of the process at any later moment and also a power loss (the WAL is
- * fsync'ed at every commit; a commit costs milliseconds, a candidate
- * minutes). A killed process leaves no half-written row: each mutating call
- * is one transaction (or a savepoint inside the caller's transaction), and a
- * candidate's result is stored together with its final attempt. Foreign keys
- * are enforced. A second process (`asiarch db list` while discover runs)
- * reads a consistent snapshot without blocking the writer; writers wait up
- * to DB_BUSY_TIMEOUT_MS for each other.
+ * Durability (DESIGN §6). SQLite in WAL mode with synchronous=FULL. Outside
+ * an explicit transaction, a mutating call that returned 0 has committed,
+ * and a committed transaction survives `kill -9` of the process at any later
+ * moment. synchronous=NORMAL would already give that (the WAL frames are in
+ * the kernel's page cache when COMMIT returns); FULL also fsyncs the WAL at
+ * every commit, so a commit survives a power loss or kernel crash too, for
+ * one fsync per commit (milliseconds at most; a candidate takes minutes).
+ * A killed process leaves no half-written row: each mutating call is one
+ * transaction (or a savepoint inside the caller's transaction), a
+ * candidate's result is stored together with its final attempt, and the
+ * schema itself refuses a final status without a finish time or a scored
+ * row without score and metrics. Foreign keys are enforced. A second process
+ * (`asiarch db list` while discover runs) reads a consistent snapshot
+ * without blocking the writer; writers wait up to DB_BUSY_TIMEOUT_MS for
+ * each other.
  *
  * Schema version DB_SCHEMA_VERSION, kept in the `meta` table. A database
  * written by a newer asiarch is refused with a clear error; an older one is
@@ -27,7 +32,8 @@
  *
  * Single writer: one orchestrator process writes a database at a time;
  * db_recover_interrupted() assumes that whoever left a candidate 'running'
- * is dead. Any number of readers may run alongside.
+ * is dead. Any number of readers may run alongside. An aa_db is one
+ * connection for one thread at a time (open one per thread, or serialise).
  */
 #ifndef ASIARCH_DB_H
 #define ASIARCH_DB_H
@@ -203,7 +209,7 @@ typedef struct db_result {
     db_costs costs;             /* ADDED to the candidate's totals */
 } db_result;
 
-/* Zero-initialised helpers: score NAN, status DB_SCORED. */
+/* An empty result to fill in: status DB_SCORED, score NAN (none), nothing else. */
 db_result db_result_init(void);
 
 int db_candidate_insert(aa_db *db, const db_candidate_new *c, int64_t *id);
