@@ -282,6 +282,27 @@ int db_candidate_add_costs(aa_db *db, int64_t id, const db_costs *c)
     return db_write_end(db, update_one(db, st, id, what), what);
 }
 
+int db_candidate_set_analysis(aa_db *db, int64_t id, const char *analysis, const db_costs *costs)
+{
+    char what[80];
+    snprintf(what, sizeof what, "storing the analysis of candidate %lld", (long long)id);
+    static const db_costs none;
+    if (db_write_begin(db, what) < 0) return -1;
+    sqlite3_stmt *st = db_prepare(db,
+                                  "UPDATE candidates SET analysis = ?6, prompt_tokens = prompt_tokens + ?1,"
+                                  " completion_tokens = completion_tokens + ?2, cost_usd = cost_usd + ?3,"
+                                  " cpu_seconds = cpu_seconds + ?4, gpu_seconds = gpu_seconds + ?5 WHERE id = ?7",
+                                  what);
+    if (st) {
+        bind_costs(st, 1, costs ? costs : &none);
+        db_bind_text(st, 6, analysis);
+        sqlite3_bind_int64(st, 7, id);
+    }
+    int rc = update_one(db, st, id, what);
+    if (rc == 0) rc = db_insert_event(db, 0, id, "analysis", analysis ? "analysis stored" : "analysis cleared");
+    return db_write_end(db, rc, what);
+}
+
 /* ---- attempts ------------------------------------------------------------------------------ */
 
 static int validate_attempt(aa_db *db, const db_attempt_new *a, const char *what)

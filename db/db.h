@@ -231,6 +231,11 @@ typedef struct db_attempt_new db_attempt_new;
  * final status. Every status change is also logged as an event. */
 int db_candidate_finish(aa_db *db, int64_t id, const db_result *r, const db_attempt_new *final_attempt);
 
+/* Store (replace) the analyst's text and add its costs, also on a finished
+ * candidate: the result can be committed first, so a kill during the
+ * analyst's model call loses no training, and the analysis follows. */
+int db_candidate_set_analysis(aa_db *db, int64_t id, const char *analysis, const db_costs *costs);
+
 /* 0 found, 1 no such candidate, -1 error. */
 int db_candidate_get(aa_db *db, int64_t id, db_candidate *out);
 void db_candidate_free(db_candidate *c);

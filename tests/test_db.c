@@ -272,17 +272,26 @@ TEST(candidate_round_trip_every_field)
     cJSON_Delete(j);
     db_candidate_free(&c);
 
+    /* The analysis may follow the committed result. */
+    db_costs analyst = {.prompt_tokens = 4};
+    CHECK(db_candidate_set_analysis(db, id, "Recall improved; loss equal.", &analyst) == 0);
+    CHECK(db_candidate_get(db, id, &c) == 0 && !strcmp(c.analysis, "Recall improved; loss equal."));
+    CHECK(c.costs.prompt_tokens == 110 && c.status == DB_SCORED);
+    db_candidate_free(&c);
+    CHECK(db_candidate_set_analysis(db, 4242, "x", NULL) == -1);
+
     /* Costs of the run: every candidate's totals. */
     db_costs total;
-    CHECK(db_run_costs(db, run, &total) == 0 && total.prompt_tokens == 106);
+    CHECK(db_run_costs(db, run, &total) == 0 && total.prompt_tokens == 110);
 
     /* Events: every status change was logged. */
     db_event *ev;
-    CHECK(db_event_list(db, 0, id, &ev, &n) == 0 && n == 3);
-    if (n == 3) {
+    CHECK(db_event_list(db, 0, id, &ev, &n) == 0 && n == 4);
+    if (n == 4) {
         CHECK(!strcmp(ev[0].kind, "status") && strstr(ev[0].message, "proposed"));
         CHECK(!strcmp(ev[1].message, "proposed -> running") && !strcmp(ev[2].message, "running -> scored"));
         CHECK(ev[2].run_id == run && ev[2].candidate_id == id);
+        CHECK(!strcmp(ev[3].kind, "analysis"));
     }
     db_event_list_free(ev, n);
     CHECK(db_event_add(db, 0, id, "note", "judge said %d/%d", 7, 10) == 0);
@@ -302,7 +311,7 @@ TEST(candidate_round_trip_every_field)
     CHECK(cJSON_GetArraySize(cands) == 3);
     cJSON *third = cJSON_GetArrayItem(cands, 2);
     CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(third, "attempts")) == 3);
-    CHECK(!strcmp(cJSON_GetObjectItem(third, "analysis")->valuestring, "Better than its parent on recall."));
+    CHECK(!strcmp(cJSON_GetObjectItem(third, "analysis")->valuestring, "Recall improved; loss equal."));
     CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(runs, 0), "events")) >= 9);
     cJSON_Delete(e);
     free(doc);
