@@ -24,6 +24,7 @@ static const command commands[] = {
     {"verify", cmd_verify, "check, compile, link, build and verify a candidate without training"},
     {"ir", cmd_ir, "print the graph IR (and LLVM IR) of a mixer, for auditing"},
     {"sandbox", cmd_sandbox, "run the sandbox's adversarial self-test on this kernel"},
+    {"db", cmd_db, "read the lineage database: list, show, best, tree, export"},
 };
 
 static void usage(FILE *out)

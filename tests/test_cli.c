@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "data.h"
+#include "db.h"
 #include "test.h"
 
 static char tmpdir[] = "/tmp/asiarch-test-cli-XXXXXX";
@@ -260,6 +261,171 @@ TEST(ir_prints_the_graph)
     free(out);
 }
 
+/* `asiarch db` on a database filled through db.h: a baseline, two scored
+ * children, one that failed at check (with its report), one still running. */
+static void fill_lineage_db(const char *path)
+{
+    char err[512];
+    aa_db *db;
+    CHECK_MSG(db_open(path, &db, err, sizeof err) == 0, "%s", err);
+    if (!db) return;
+    int64_t run, ids[5];
+    db_run_new r = {.scale = "tiny", .proposer = "builtin"};
+    CHECK(db_run_create(db, &r, &run) == 0);
+    const char *names[5] = {"delta_net", "fir_gate", "router", "bad_ptr", "pending"};
+    const double scores[5] = {0.5, 0.62, 0.71, NAN, NAN};
+    for (int i = 0; i < 5; i++) {
+        db_candidate_new c = {.run_id = run, .parent_id = i ? ids[i == 4 ? 2 : i == 3 ? 1 : 0] : 0, .name = names[i],
+                              .motivation = "a reason", .is_baseline = i == 0,
+                              .source = "#include <asiarch.h>\n\naa_t mixer(aa_layer *l, aa_t x)\n{\n"
+                                        "    float *p = 0;\n    return x;\n}\n"};
+        CHECK(db_candidate_insert(db, &c, &ids[i]) == 0);
+        CHECK(db_candidate_start(db, ids[i]) == 0);
+        if (i == 4) continue;
+        db_result res = db_result_init();
+        db_attempt_new last = {.stage = "evaluate", .ok = 1};
+        if (i == 3) {
+            res.status = DB_FAILED;
+            res.reason = "check: repairs ran out";
+            last = (db_attempt_new){.stage = "check", .ok = 0,
+                                    .reports_json = "[{\"stage\":\"check\",\"file\":\"cand.c\",\"line\":5,\"col\":5,"
+                                                    "\"rule\":\"dsl/pointer\",\"message\":\"pointer type 'float *' is "
+                                                    "not allowed\",\"snippet\":\"    float *p = 0;\"}]"};
+        } else {
+            res.score = scores[i];
+            res.metrics_json = "{\"val_loss\":1.6,\"bpb\":2.3,\"mqar_acc\":0.8}";
+        }
+        CHECK_MSG(db_candidate_finish(db, ids[i], &res, &last) == 0, "%s", db_error(db));
+    }
+    db_close(db);
+}
+
+TEST(db_commands)
+{
+    char dir[300], path[400], args[1200], *out, *err;
+    snprintf(dir, sizeof dir, "%s/lineage", tmpdir);
+    mkdir(dir, 0700);
+    snprintf(path, sizeof path, "%s/%s", dir, DB_DEFAULT_PATH);
+    fill_lineage_db(path);
+
+    /* list --json, from the default path in the current directory. */
+    char cwd[1024];
+    CHECK(getcwd(cwd, sizeof cwd) != NULL && chdir(dir) == 0);
+    CHECK(run("db list --json", &out, NULL) == 0);
+    CHECK(chdir(cwd) == 0);
+    cJSON *arr = cJSON_Parse(out);
+    CHECK(cJSON_IsArray(arr) && cJSON_GetArraySize(arr) == 5);
+    const char *keys[] = {"id", "parent", "name", "status", "score", "metrics"};
+    cJSON *item;
+    cJSON_ArrayForEach(item, arr)
+        for (int k = 0; k < 6; k++) CHECK_MSG(cJSON_GetObjectItem(item, keys[k]) != NULL, "no %s", keys[k]);
+    cJSON *router = cJSON_GetArrayItem(arr, 2), *bad = cJSON_GetArrayItem(arr, 3);
+    CHECK(router && !strcmp(cJSON_GetObjectItem(router, "name")->valuestring, "router"));
+    CHECK(router && cJSON_GetObjectItem(router, "score")->valuedouble == 0.71);
+    CHECK(router && cJSON_GetObjectItem(cJSON_GetObjectItem(router, "metrics"), "mqar_acc")->valuedouble == 0.8);
+    CHECK(bad && cJSON_IsNull(cJSON_GetObjectItem(bad, "score")) && cJSON_IsNull(cJSON_GetObjectItem(bad, "metrics")));
+    CHECK(bad && !strcmp(cJSON_GetObjectItem(bad, "status")->valuestring, "failed"));
+    CHECK(bad && cJSON_GetObjectItem(bad, "parent")->valueint == 2);
+    CHECK(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "parent")));
+    cJSON_Delete(arr);
+    free(out);
+
+    snprintf(args, sizeof args, "db --db %s list --status scored --json", path);
+    CHECK(run(args, &out, NULL) == 0);
+    arr = cJSON_Parse(out);
+    CHECK(cJSON_GetArraySize(arr) == 3);
+    cJSON_Delete(arr);
+    free(out);
+    snprintf(args, sizeof args, "db --db %s list", path);
+    CHECK(run(args, &out, NULL) == 0);
+    CHECK_STR_CONTAINS(out, "delta_net  [baseline]");
+    CHECK_STR_CONTAINS(out, "5 candidates");
+    free(out);
+
+    /* best: by score, best first. */
+    snprintf(args, sizeof args, "db --db %s best -k 2 --json", path);
+    CHECK(run(args, &out, NULL) == 0);
+    arr = cJSON_Parse(out);
+    CHECK(cJSON_GetArraySize(arr) == 2 && cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "id")->valueint == 3);
+    cJSON_Delete(arr);
+    free(out);
+
+    /* show: the failed candidate's report like a compiler diagnostic, its source. */
+    snprintf(args, sizeof args, "db --db %s show 4", path);
+    CHECK(run(args, &out, NULL) == 0);
+    CHECK_STR_CONTAINS(out, "candidate 4: bad_ptr");
+    CHECK_STR_CONTAINS(out, "failed: check: repairs ran out");
+    CHECK_STR_CONTAINS(out, "cand.c:5:5: dsl/pointer: pointer type 'float *' is not allowed");
+    CHECK_STR_CONTAINS(out, "        ^");
+    CHECK_STR_CONTAINS(out, "    5 |     float *p = 0;");
+    free(out);
+    snprintf(args, sizeof args, "db show 4 --json --db %s", path);
+    CHECK(run(args, &out, NULL) == 0);
+    cJSON *o = cJSON_Parse(out);
+    cJSON *attempts = cJSON_GetObjectItem(o, "attempts");
+    CHECK(cJSON_GetArraySize(attempts) == 1);
+    CHECK(!strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetArrayItem(attempts, 0), "reports"), 0),
+                                      "rule")->valuestring, "dsl/pointer"));
+    CHECK_STR_CONTAINS(cJSON_GetObjectItem(o, "source")->valuestring, "float *p");
+    cJSON_Delete(o);
+    free(out);
+    snprintf(args, sizeof args, "db --db %s show 99", path);
+    CHECK(run(args, NULL, &err) == 1);
+    CHECK_STR_CONTAINS(err, "no candidate 99");
+    free(err);
+
+    /* tree: DOT always; SVG when Graphviz is installed. */
+    snprintf(args, sizeof args, "db --db %s tree --format dot", path);
+    CHECK(run(args, &out, NULL) == 0);
+    CHECK_STR_CONTAINS(out, "digraph lineage");
+    CHECK_STR_CONTAINS(out, "c1 -> c2;");
+    CHECK_STR_CONTAINS(out, "c3 -> c5;");
+    CHECK_STR_CONTAINS(out, "peripheries=2");     /* the baseline */
+    CHECK_STR_CONTAINS(out, "fillcolor=\"#e0e0e0\"");   /* the failed one */
+    CHECK_STR_CONTAINS(out, "router\\n#3  0.7100");
+    free(out);
+    if (system("command -v dot >/dev/null 2>&1") == 0) {
+        char svg[500];
+        snprintf(svg, sizeof svg, "%s/tree.svg", dir);
+        snprintf(args, sizeof args, "db --db %s tree --format svg -o %s", path, svg);
+        CHECK(run(args, NULL, NULL) == 0);
+        FILE *f = fopen(svg, "r");
+        char head[4096] = "";
+        if (f) { head[fread(head, 1, sizeof head - 1, f)] = 0; fclose(f); }
+        CHECK_STR_CONTAINS(head, "<svg");
+    } else {
+        printf("db tree --format svg: not tested (Graphviz's dot is not installed)\n");
+    }
+
+    /* export: one JSON document. */
+    char file[500];
+    snprintf(file, sizeof file, "%s/export.json", dir);
+    snprintf(args, sizeof args, "db --db %s export -o %s", path, file);
+    CHECK(run(args, NULL, NULL) == 0);
+    FILE *f = fopen(file, "r");
+    char *text = calloc(1, 1 << 20);
+    if (f) { fread(text, 1, (1 << 20) - 1, f); fclose(f); }
+    o = cJSON_Parse(text);
+    cJSON *runs = cJSON_GetObjectItem(o, "runs");
+    CHECK(cJSON_GetArraySize(runs) == 1);
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(runs, 0), "candidates")) == 5);
+    cJSON_Delete(o);
+    free(text);
+
+    /* Errors: a missing database, a bad id, help. */
+    CHECK(run("db --db /nonexistent/asiarch.db list", NULL, &err) == 2);
+    CHECK_STR_CONTAINS(err, "/nonexistent/asiarch.db");
+    free(err);
+    CHECK(run("db show abc", NULL, NULL) == 2);
+    const char *helps[] = {"db --help", "db list --help", "db show --help", "db best --help", "db tree --help",
+                           "db export --help"};
+    for (int i = 0; i < 6; i++) {
+        CHECK_MSG(run(helps[i], &out, NULL) == 0, "%s", helps[i]);
+        CHECK_STR_CONTAINS(out, "usage: asiarch db");
+        free(out);
+    }
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) return 1;
@@ -272,6 +438,7 @@ int main(void)
     RUN(verify_command);
     RUN(ir_and_train_on_a_candidate_file);
     RUN(ir_prints_the_graph);
+    RUN(db_commands);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
