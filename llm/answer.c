@@ -183,9 +183,10 @@ static int has_dsl_include(const char *s, size_t n)
     return 0;
 }
 
-/* Copy n bytes of s as the extracted file: CRLF -> LF, up to `indent`
- * leading blanks dropped from each line (a fence inside a list item
- * indents its whole body), a final newline guaranteed. */
+/* Copy n bytes of s as the extracted file: line ends become LF (carriage
+ * returns before a line end dropped, however many), up to `indent` leading
+ * blanks dropped from each line (a fence inside a list item indents its
+ * whole body), a final newline guaranteed. */
 static char *copy_code(const char *s, size_t n, int indent)
 {
     char *out = malloc(n + 2), *o = out;
@@ -194,8 +195,11 @@ static char *copy_code(const char *s, size_t n, int indent)
     while (i < n) {
         for (int k = 0; k < indent && i < n && (s[i] == ' ' || s[i] == '\t'); k++) i++;
         while (i < n && s[i] != '\n') {
-            if (!(s[i] == '\r' && i + 1 < n && s[i + 1] == '\n')) *o++ = s[i];
-            i++;
+            size_t j = i;
+            while (j < n && s[j] == '\r') j++;
+            if (j > i && (j == n || s[j] == '\n')) { i = j; break; }
+            if (j == i) j++;          /* no run of carriage returns: one ordinary byte */
+            while (i < j) *o++ = s[i++];
         }
         if (i < n) *o++ = s[i++];
     }
