@@ -23,6 +23,7 @@ static const command commands[] = {
     {"check", cmd_check, "check a candidate file against the DSL rules"},
     {"verify", cmd_verify, "check, compile, link, build and verify a candidate without training"},
     {"ir", cmd_ir, "print the graph IR (and LLVM IR) of a mixer, for auditing"},
+    {"llm", cmd_llm, "try a language-model endpoint (llm chat); show the shipped prompts"},
 };
 
 static void usage(FILE *out)
