@@ -476,8 +476,11 @@ static verdict judge_attempt(const llm_client *c, const attempt *a, int protocol
                      a->curl_error);
         else if (a->curl == CURLE_UNSUPPORTED_PROTOCOL || a->curl == CURLE_URL_MALFORMAT)
             llm_fail(err, LLM_ERR_CONFIG, "bad endpoint URL %s: %s", c->url, a->curl_error);
-        else
+        else if (a->curl == CURLE_COULDNT_CONNECT || a->curl == CURLE_COULDNT_RESOLVE_HOST ||
+                 a->curl == CURLE_COULDNT_RESOLVE_PROXY)
             llm_fail(err, LLM_ERR_CONNECT, "cannot reach %s: %s", c->url, a->curl_error);
+        else
+            llm_fail(err, LLM_ERR_CONNECT, "the connection to %s failed: %s", c->url, a->curl_error);
         return retryable_curl_error(a->curl) ? RETRY : GIVE_UP;
     }
     if (a->status >= 200 && a->status < 300) {
@@ -552,24 +555,37 @@ static int open_new_log(llm_client *c, char *path, size_t cap)
     return -1;
 }
 
-/* Write log_dir/llm-NNNNNN.json. Returns 0, or -1 (the call itself stands). */
-static int write_log(llm_client *c, cJSON *request, cJSON *attempts, const attempt *last, const llm_reply *r,
-                     const llm_error *err, int ok, char *path, size_t cap)
+/* What one call did, for its log. */
+typedef struct call_record {
+    time_t started;         /* wall clock, for the log's reader */
+    cJSON *request;         /* the body sent */
+    cJSON *attempts;        /* one attempt_json per attempt */
+    const attempt *last;
+} call_record;
+
+/* Write log_dir/llm-NNNNNN.json into r->log_path. Returns 0, or -1 (the
+ * call itself stands; only its record is lost). */
+static int write_log(llm_client *c, const call_record *rec, llm_reply *r, const llm_error *err, int ok)
 {
+    char *path = r->log_path, started[32];
+    size_t cap = sizeof r->log_path;
+    struct tm tm;
+    strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&rec->started, &tm));
     path[0] = 0;
     cJSON *log = cJSON_CreateObject();
+    cJSON_AddStringToObject(log, "started_at", started);
     cJSON_AddStringToObject(log, "url", c->url);
     cJSON_AddStringToObject(log, "auth", c->api_key ? "bearer (key not logged)" : "none");
-    cJSON_AddItemReferenceToObject(log, "request", request);
+    cJSON_AddItemReferenceToObject(log, "request", rec->request);
     cJSON_AddStringToObject(log, "status", ok ? "ok" : "failed");
     if (!ok) {
         cJSON_AddStringToObject(log, "error_class", llm_error_class_name(err->cls));
         cJSON_AddStringToObject(log, "error", err->message);
     }
     cJSON_AddNumberToObject(log, "attempt_count", r->attempts);
-    cJSON_AddItemReferenceToObject(log, "attempts", attempts);
+    cJSON_AddItemReferenceToObject(log, "attempts", rec->attempts);
     cJSON_AddNumberToObject(log, "http_status", r->http_status);
-    cJSON_AddItemToObject(log, "response", body_json(last));
+    cJSON_AddItemToObject(log, "response", body_json(rec->last));
     cJSON_AddNumberToObject(log, "latency_s", r->latency_s);
     cJSON *usage = cJSON_AddObjectToObject(log, "usage");
     cJSON_AddBoolToObject(usage, "reported", r->usage_reported);
@@ -601,8 +617,9 @@ static cJSON *request_json(const llm_client *c, const llm_message *msgs, int n, 
         llm_fail(err, LLM_ERR_CONFIG, "no messages to send");
         return NULL;
     }
-    cJSON *req = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(req, "messages");
+    cJSON *req = cJSON_CreateObject();
     cJSON_AddStringToObject(req, "model", c->model);
+    cJSON *list = cJSON_AddArrayToObject(req, "messages");
     for (int i = 0; i < n; i++) {
         if (!msgs[i].role || !msgs[i].content) {
             cJSON_Delete(req);
@@ -648,8 +665,8 @@ int llm_chat(llm_client *c, const llm_message *msgs, int n, llm_reply *r, llm_er
         return request ? llm_fail(err, LLM_ERR_NOMEM, "out of memory building the request") : -1;
     }
     double t0 = now_s();
-    cJSON *attempts = cJSON_CreateArray();
     attempt a;
+    call_record rec = {time(NULL), request, cJSON_CreateArray(), &a};
     int protocol_retries = 1;
     verdict v = GIVE_UP;
     for (int i = 0; i <= c->cfg.max_retries; i++) {
@@ -660,7 +677,7 @@ int llm_chat(llm_client *c, const llm_message *msgs, int n, llm_reply *r, llm_er
         v = judge_attempt(c, &a, protocol_retries, r, err);
         int last = v != RETRY || i == c->cfg.max_retries;
         double wait = last ? -1 : wait_before_retry(c, &a, i);
-        cJSON_AddItemToArray(attempts, attempt_json(&a, i + 1, wait));
+        cJSON_AddItemToArray(rec.attempts, attempt_json(&a, i + 1, wait));
         if (last) break;
         if (err->cls == LLM_ERR_PROTOCOL) protocol_retries--;
         sleep_s(wait);
@@ -675,10 +692,10 @@ int llm_chat(llm_client *c, const llm_message *msgs, int n, llm_reply *r, llm_er
     } else {
         llm_error_clear(err);
     }
-    int logged = !c->log_dir || write_log(c, request, attempts, &a, r, err, ok, r->log_path, sizeof r->log_path) == 0;
+    int logged = !c->log_dir || write_log(c, &rec, r, err, ok) == 0;
     add_to_totals(c, r, ok, logged);
     llm_buf_free(&a.body);
-    cJSON_Delete(attempts);
+    cJSON_Delete(rec.attempts);
     cJSON_Delete(request);
     free(body);
     return ok ? 0 : -1;

@@ -1,8 +1,8 @@
 /*
  * test_llm.c — the chat client (llm/client.c) against the scripted server
  * tests/mock_llm/server.py on loopback: success with usage and cost, every
- * retry path (429 with Retry-After in seconds and as a date, 5xx, a hang
- * past the timeout, a dead port), the errors that are not retried (401,
+ * retry path (429 with Retry-After in seconds and as a date, 5xx, a dropped
+ * connection, a hang past the timeout, a dead port), the errors that are not retried (401,
  * malformed bodies after one retry), servers without usage, the log files
  * and the API key (sent only when set, never written down), seeded jitter,
  * and concurrent calls on one client.
@@ -235,6 +235,22 @@ TEST(server_errors_are_retried)
     CHECK_STR_CONTAINS(err.message, "mock_llm: scripted HTTP 502");
     CHECK_STR_CONTAINS(err.message, "after 4 attempts");
     CHECK(llm_error_is_endpoint(err.cls));
+}
+
+static void no_retries(llm_config *c) { c->max_retries = 0; }
+
+TEST(a_dropped_connection_is_retried)
+{
+    llm_reply r;
+    llm_error err;
+    /* hang 0: the server closes the connection without a word. */
+    int rc = chat_once("[{\"hang\": 0}, {\"content\": \"second try\"}]", NULL, NULL, NULL, &r, &err, NULL);
+    CHECK_MSG(rc == 0, "%s", err.message);
+    CHECK(r.attempts == 2 && r.content && !strcmp(r.content, "second try"));
+    llm_reply_free(&r);
+    rc = chat_once("[{\"hang\": 0}]", no_retries, NULL, NULL, &r, &err, NULL);
+    CHECK(rc == -1 && err.cls == LLM_ERR_CONNECT);
+    CHECK_STR_CONTAINS(err.message, "the connection to");
 }
 
 static void fast_timeout(llm_config *c)
@@ -559,6 +575,7 @@ int main(void)
     RUN(rate_limit_honours_retry_after_seconds);
     RUN(rate_limit_honours_retry_after_date_and_its_cap);
     RUN(server_errors_are_retried);
+    RUN(a_dropped_connection_is_retried);
     RUN(a_hang_times_out_after_the_retries);
     RUN(unauthorised_is_not_retried_and_quotes_the_server);
     RUN(malformed_bodies_are_retried_once_then_fail_clearly);
