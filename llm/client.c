@@ -360,6 +360,13 @@ static void perform_attempt(const llm_client *c, const char *body, attempt *a)
     curl_slist_free_all(headers);
     if (h) curl_easy_cleanup(h);
     a->elapsed_s = now_s() - t0;
+    /* Blank an echoed key here, before any message quotes (and cuts) the body. */
+    char *clean = redact(c, a->body.p);
+    if (clean) {
+        if (clean != a->body.p) a->body.cap = strlen(clean) + 1;
+        a->body.p = clean;
+        a->body.n = strlen(clean);
+    }
 }
 
 /* ---- reading answers --------------------------------------------------------- */

@@ -369,10 +369,12 @@ TEST(one_log_per_call_and_never_the_key)
     char logs[600];
     snprintf(logs, sizeof logs, "%s/logs", tmpdir);
     mock_llm m;
-    /* The third answer echoes the key, as a careless server might. */
+    /* The third answer echoes the key, as a careless server might: twice,
+     * the second time where the 400 characters quoted of a server's
+     * message end, so cutting first and blanking after would leak half. */
     CHECK(mock_llm_start(&m, tmpdir,
                          "[{\"content\": \"one\"}, {\"content\": \"two\"}, {\"status\": 401, \"body\": {\"error\": "
-                         "{\"message\": \"key sk-test-SECRET-0123456789 revoked\"}}}]") == 0);
+                         "{\"message\": \"key sk-test-SECRET-0123456789 revoked ... padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding and again: sk-test-SECRET-0123456789\"}}}]") == 0);
     llm_client *c = client_for(&m, KEY, logs, NULL);
     llm_message msg[2] = {{"system", "You design mixers."}, {"user", "Go."}};
     llm_reply r;
@@ -386,6 +388,7 @@ TEST(one_log_per_call_and_never_the_key)
     CHECK(err.cls == LLM_ERR_HTTP);
     CHECK(!strstr(err.message, "SECRET"));
     CHECK_STR_CONTAINS(err.message, "key [redacted] revoked");
+    CHECK_STR_CONTAINS(err.message, "and again: [redacted]");
     llm_totals t;
     llm_client_totals(c, &t);
     CHECK(t.calls == 3 && t.failed_calls == 1 && t.attempts == 3 && t.log_failures == 0);
