@@ -299,13 +299,16 @@ int llm_extract_code(const char *answer, char **code, llm_error *err)
         }
         if (b->closed && (!best || better_block(b, best))) best = b;
     }
-    int rc = 0;
+    int rc = 0, found;
     if (best && blank(best->body, best->len)) {
         rc = llm_fail(err, LLM_ERR_ANSWER, "the ```%s block at line %d is empty; expected the whole mixer file in it",
                       best->lang, best->line);
     } else if (best) {
         *code = copy_code(best->body, best->len, best->indent);
         if (!*code) rc = llm_fail(err, LLM_ERR_NOMEM, "out of memory copying the code block");
+    } else if ((found = unfenced_file(answer, code)) != 0) {
+        /* The file outside any fence (the fences hold something else). */
+        if (found < 0) rc = llm_fail(err, LLM_ERR_NOMEM, "out of memory copying the answer");
     } else if (fl->n > 0) {
         char langs[128];
         describe_blocks(fl, langs, sizeof langs);
@@ -313,12 +316,9 @@ int llm_extract_code(const char *answer, char **code, llm_error *err)
                       "expected a ```c fenced block with the whole mixer file; found %d fenced block%s (%s) "
                       "and none holds C code: %s", fl->n, fl->n == 1 ? "" : "s", langs, shown);
     } else {
-        int found = unfenced_file(answer, code);
-        if (found < 0) rc = llm_fail(err, LLM_ERR_NOMEM, "out of memory copying the answer");
-        else if (!found)
-            rc = llm_fail(err, LLM_ERR_ANSWER,
-                          "expected a ```c fenced block with the whole mixer file (#include <asiarch.h>, "
-                          "AA_NAME, AA_MOTIVATION, mixer()); found no code block in the answer: %s", shown);
+        rc = llm_fail(err, LLM_ERR_ANSWER,
+                      "expected a ```c fenced block with the whole mixer file (#include <asiarch.h>, "
+                      "AA_NAME, AA_MOTIVATION, mixer()); found no code block in the answer: %s", shown);
     }
     free(fl);
     return rc;

@@ -161,7 +161,7 @@ int llm_template_render(const char *text, const char *label, const llm_var *vars
 
 /* The candidate's C file in a researcher or repair answer: the fenced block
  * (```c, ```C, ``` or ~~~) that contains "mixer(", else the longest C or
- * unlabelled block; without a fence, a text that is a whole DSL file
+ * unlabelled block; without one, an unfenced text that is a whole DSL file
  * (#include <asiarch.h> and mixer(). CRLF become LF. An unterminated fence
  * (a truncated answer) is an error. Returns 0 with *code malloc'd, or -1
  * (LLM_ERR_ANSWER saying what was expected and what was found). */

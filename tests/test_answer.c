@@ -168,6 +168,10 @@ TEST(unfenced_file_is_trimmed_of_prose)
     CHECK(c && !strcmp(c, "/* header */\n#include <asiarch.h>\nAA_NAME(\"a\");\naa_t mixer(aa_layer *l, aa_t x)\n{\n"
                           "    return x;\n}\n"));
     free(c);
+    /* Fences that hold something else do not hide an unfenced file. */
+    c = code_of("```json\n{\"name\": \"a\"}\n```\n#include <asiarch.h>\naa_t mixer(aa_layer *l, aa_t x) { return x; }\n", &err);
+    CHECK(c && !strcmp(c, "#include <asiarch.h>\naa_t mixer(aa_layer *l, aa_t x) { return x; }\n"));
+    free(c);
     /* Prose that mentions the include but has no mixer is not a file. */
     c = code_of("You must #include <asiarch.h> first.", &err);
     CHECK(!c && err.cls == LLM_ERR_ANSWER);
