@@ -28,6 +28,21 @@ static double now_s(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* The JSON of a log file the client wrote (NULL, with a failed check, when
+ * it cannot be read). */
+static cJSON *read_log(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char buf[1 << 16] = "";
+    if (f) {
+        buf[fread(buf, 1, sizeof buf - 1, f)] = 0;
+        fclose(f);
+    }
+    cJSON *log = cJSON_Parse(buf);
+    CHECK_MSG(log != NULL, "cannot read the log '%s'", path);
+    return log;
+}
+
 /* A client for the mock with fast test settings; log_dir may be NULL. */
 static llm_client *client_for(const mock_llm *m, const char *key, const char *log_dir, void (*tweak)(llm_config *))
 {
@@ -173,11 +188,7 @@ TEST(rate_limit_honours_retry_after_seconds)
     CHECK_MSG(elapsed >= 1.0 && r.latency_s >= 1.0, "elapsed %.3f s, latency %.3f s", elapsed, r.latency_s);
     CHECK_MSG(elapsed < 4.0, "elapsed %.3f s", elapsed);
     /* The log records the 429, its Retry-After and the wait. */
-    FILE *f = fopen(r.log_path, "r");
-    CHECK(f != NULL);
-    char buf[1 << 14] = "";
-    if (f) { buf[fread(buf, 1, sizeof buf - 1, f)] = 0; fclose(f); }
-    cJSON *log = cJSON_Parse(buf);
+    cJSON *log = read_log(r.log_path);
     const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItem(log, "attempts"), 0);
     CHECK(cJSON_GetObjectItem(first, "http_status")->valueint == 429);
     CHECK_NEAR(cJSON_GetObjectItem(first, "retry_after_s")->valuedouble, 1.0, 1e-9);
@@ -401,10 +412,7 @@ TEST(one_log_per_call_and_never_the_key)
     CHECK(count_files_containing(logs, "You design mixers.", &files) == 3);   /* the request is there */
     char first[700];
     snprintf(first, sizeof first, "%s/llm-000001.json", logs);
-    FILE *f = fopen(first, "r");
-    char buf[1 << 14] = "";
-    if (f) { buf[fread(buf, 1, sizeof buf - 1, f)] = 0; fclose(f); }
-    cJSON *log = cJSON_Parse(buf);
+    cJSON *log = read_log(first);
     CHECK(log && !strcmp(cJSON_GetObjectItem(log, "status")->valuestring, "ok"));
     CHECK(log && cJSON_GetObjectItem(log, "attempt_count")->valueint == 1);
     CHECK(log && !strcmp(cJSON_GetObjectItem(log, "auth")->valuestring, "bearer (key not logged)"));
@@ -476,10 +484,7 @@ static void jitter_waits(double waits[3])
     llm_error err;
     CHECK(chat_once("[{\"status\": 500}, {\"status\": 500}, {\"status\": 500}, {\"content\": \"ok\"}]", slow_jitter,
                     NULL, logs, &r, &err, NULL) == 0);
-    FILE *f = fopen(r.log_path, "r");
-    char buf[1 << 14] = "";
-    if (f) { buf[fread(buf, 1, sizeof buf - 1, f)] = 0; fclose(f); }
-    cJSON *log = cJSON_Parse(buf);
+    cJSON *log = read_log(r.log_path);
     for (int i = 0; i < 3; i++) {
         const cJSON *w = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(log, "attempts"), i), "wait_s");
         waits[i] = w ? w->valuedouble : -1;
