@@ -25,6 +25,7 @@ static const command commands[] = {
     {"ir", cmd_ir, "print the graph IR (and LLVM IR) of a mixer, for auditing"},
     {"sandbox", cmd_sandbox, "run the sandbox's adversarial self-test on this kernel"},
     {"db", cmd_db, "read the lineage database: list, show, best, tree, export"},
+    {"llm", cmd_llm, "try a language-model endpoint (llm chat); show the shipped prompts"},
 };
 
 static void usage(FILE *out)

@@ -2,12 +2,14 @@
 # run_fuzz.sh TARGET SECONDS — build fuzz/fuzz_TARGET.c with libFuzzer,
 # AddressSanitizer and UndefinedBehaviorSanitizer, and fuzz it for SECONDS
 # seconds, starting from the target's seed corpus (for check: the checker's
-# test programs in tests/check/). Exits non-zero when the fuzzer finds a
-# crash, a hang (-timeout=5 per input), a leak or a broken invariant;
-# the input that triggered it is left in build-fuzz/artifacts/.
+# test programs in tests/check/; for answer: the answer shapes in
+# tests/answers/). Exits non-zero when the fuzzer finds a crash, a hang
+# (-timeout=5 per input), a leak or a broken invariant; the input that
+# triggered it is left in build-fuzz/artifacts/.
 #
 #   fuzz/run_fuzz.sh check 60
 #   fuzz/run_fuzz.sh sandbox 60    (needs the release build: BUILD_DIR, default build)
+#   fuzz/run_fuzz.sh answer 30
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -112,8 +114,43 @@ PY
     timeout=15
     max_len=$((1 + 64 * 56))
     ;;
+answer)
+    # The prompt templates are embedded, as in the CMake build.
+    names=$(cd prompts && ls *.md | sed 's/\.md$//' | paste -sd, -)
+    cmake -DDIR=prompts -DNAMES="$names" -DOUT="$out/llm_prompts.c" -P llm/embed_prompts.cmake
+    srcs=(fuzz/fuzz_answer.c llm/answer.c llm/prompt.c llm/util.c "$out/llm_prompts.c")
+    incs=(-Illm -I/usr/include/cjson)
+    libs=(-lcjson -lm)
+    # Pieces of answers, so mutations reach fences, JSON and placeholders quickly.
+    cat > "$out/answer.dict" <<'DICT'
+"```c"
+"```C"
+"```json"
+"```"
+"````"
+"~~~"
+"   ```"
+"\x0d\x0a"
+"#include <asiarch.h>"
+"aa_t mixer(aa_layer *l, aa_t x)"
+"AA_NAME(\"n\");"
+"{\"performance\": 7, \"innovation\": \"4\", \"complexity\": 10"
+"\"rationale\": \"r\"}"
+"{\"summary\": \"s\", \"strengths\": [\"a\"], \"weaknesses\": \"w\", \"next_idea\": \"n\"}"
+"{\"novel\": true, \"closest\": null, \"reason\": \"r\"}"
+"{{name}}"
+"{{"
+"}}"
+"{"
+"}"
+"\\\""
+"\""
+DICT
+    dict=(-dict="$out/answer.dict")
+    seeds=(tests/answers)   # answer shapes from the parser's unit tests
+    ;;
 *)
-    echo "run_fuzz.sh: unknown target '$target' (known: check, sandbox)" >&2
+    echo "run_fuzz.sh: unknown target '$target' (known: check, sandbox, answer)" >&2
     exit 2
     ;;
 esac

@@ -11,6 +11,7 @@
 
 #include "data.h"
 #include "db.h"
+#include "mock_llm.h"
 #include "test.h"
 
 static char tmpdir[] = "/tmp/asiarch-test-cli-XXXXXX";
@@ -424,6 +425,61 @@ TEST(db_commands)
         CHECK_STR_CONTAINS(out, "usage: asiarch db");
         free(out);
     }
+/* `asiarch llm chat` against the scripted server, a dead port and bad usage;
+ * `asiarch llm prompt` prints the shipped templates. */
+TEST(llm_chat_and_prompt)
+{
+    unsetenv("ASIARCH_LLM_URL");
+    unsetenv("ASIARCH_LLM_MODEL");
+    unsetenv("OPENAI_API_KEY");
+    setenv("no_proxy", "127.0.0.1,localhost", 1);
+    mock_llm m;
+    CHECK(mock_llm_start(&m, tmpdir, "[{\"content\": \"pong\", \"usage\": {\"prompt_tokens\": 10, "
+                                     "\"completion_tokens\": 2}}, {\"content\": \"plain\", \"no_usage\": true}]") == 0);
+    char args[512], *out, *err;
+    setenv("ASIARCH_API_KEY", "sk-cli-test-key-42", 1);
+    snprintf(args, sizeof args, "llm chat --llm %s/v1/ --model mock --price-in 1000 --json ping", m.url);
+    CHECK(run(args, &out, NULL) == 0);
+    cJSON *o = cJSON_Parse(out);
+    CHECK(o && !strcmp(cJSON_GetObjectItem(o, "content")->valuestring, "pong"));
+    CHECK(o && cJSON_GetObjectItem(o, "prompt_tokens")->valueint == 10 && cJSON_IsTrue(cJSON_GetObjectItem(o, "usage_reported")));
+    CHECK(o && fabs(cJSON_GetObjectItem(o, "cost_usd")->valuedouble - 0.01) < 1e-12);
+    cJSON_Delete(o);
+    free(out);
+    unsetenv("ASIARCH_API_KEY");
+    snprintf(args, sizeof args, "llm chat --llm %s --model mock --system 'Be brief.' hello", m.url);
+    CHECK(run(args, &out, &err) == 0);
+    CHECK(!strcmp(out, "plain\n"));
+    CHECK_STR_CONTAINS(err, "usage not reported by the server");
+    free(out);
+    free(err);
+    cJSON *reqs = mock_llm_requests(&m);
+    CHECK(cJSON_GetArraySize(reqs) == 2);
+    CHECK_STR_CONTAINS(mock_llm_header(cJSON_GetArrayItem(reqs, 0), "authorization"), "Bearer sk-cli-test-key-42");
+    CHECK(mock_llm_header(cJSON_GetArrayItem(reqs, 1), "authorization") == NULL);
+    const cJSON *sys = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(reqs, 1), "body"), "messages"), 0);
+    CHECK(sys && !strcmp(cJSON_GetObjectItem(sys, "content")->valuestring, "Be brief."));
+    cJSON_Delete(reqs);
+    CHECK(mock_llm_stop(&m) == 0);
+
+    /* The server is gone now: a clear failure, exit 1, within seconds. */
+    snprintf(args, sizeof args, "llm chat --llm %s --model mock --retries 0 hello", m.url);
+    CHECK(run(args, NULL, &err) == 1);
+    CHECK_STR_CONTAINS(err, "cannot reach");
+    CHECK_STR_CONTAINS(err, "is the server running");
+    free(err);
+    CHECK(run("llm chat --llm http://127.0.0.1:9 hello", NULL, &err) == 2);
+    CHECK_STR_CONTAINS(err, "no model");
+    free(err);
+    CHECK(run("llm chat --llm ftp://x --model m hello", NULL, &err) == 2);
+    CHECK_STR_CONTAINS(err, "must start with http://");
+    free(err);
+    CHECK(run("llm prompt researcher", &out, NULL) == 0);
+    CHECK_STR_CONTAINS(out, "{{parent_source}}");
+    free(out);
+    CHECK(run("llm chat --help", &out, NULL) == 0);
+    CHECK_STR_CONTAINS(out, "usage: asiarch llm chat");
+    free(out);
 }
 
 int main(void)
@@ -439,6 +495,7 @@ int main(void)
     RUN(ir_and_train_on_a_candidate_file);
     RUN(ir_prints_the_graph);
     RUN(db_commands);
+    RUN(llm_chat_and_prompt);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
