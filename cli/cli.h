@@ -29,6 +29,7 @@ int cmd_data(int argc, char **argv);
 int cmd_ir(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_cognition(int argc, char **argv);
 
 /* A mixer named on the command line: a reference, or a source file taken
  * through check -> compile -> link. */

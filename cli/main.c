@@ -23,13 +23,14 @@ static const command commands[] = {
     {"check", cmd_check, "check a candidate file against the DSL rules"},
     {"verify", cmd_verify, "check, compile, link, build and verify a candidate without training"},
     {"ir", cmd_ir, "print the graph IR (and LLVM IR) of a mixer, for auditing"},
+    {"cognition", cmd_cognition, "search the design insights of the cognition base (BM25)"},
 };
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: asiarch <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n`asiarch <command> --help` describes each command. `asiarch --version` prints the version.\n");
 }
 
