@@ -205,7 +205,7 @@ int cog_index_entry(cog_entry *e)
     if (n < 0) return -1;
 
     /* Sort, then collapse runs of the same word into (word, count). */
-    qsort(words, (size_t)n, sizeof *words, compare_strings);
+    if (n > 1) qsort(words, (size_t)n, sizeof *words, compare_strings);
     cog_term *terms = malloc((size_t)(n ? n : 1) * sizeof *terms);
     if (!terms) {
         cog_terms_free(words, n);
@@ -291,9 +291,9 @@ int cog_search(const cog_base *base, const char *query, int k, cog_hit *hits)
     int found = 0;
     for (int i = 0; i < base->n; i++)
         if (scores[i] > 0) all[found++] = (cog_hit){&base->entries[i], scores[i]};
-    qsort(all, (size_t)found, sizeof *all, compare_hits);
+    if (found > 1) qsort(all, (size_t)found, sizeof *all, compare_hits);
     if (found > k) found = k;
-    memcpy(hits, all, (size_t)found * sizeof *all);
+    if (found > 0) memcpy(hits, all, (size_t)found * sizeof *all);
     free(scores);
     free(all);
     return found;

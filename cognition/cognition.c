@@ -323,7 +323,7 @@ static int list_entry_files(const char *dir, char ***names, int *count, char *er
         free_names(list, n);
         return fail(err, errlen, "%s: out of memory", dir);
     }
-    qsort(list, (size_t)n, sizeof *list, compare_names);
+    if (n > 1) qsort(list, (size_t)n, sizeof *list, compare_names);
     *names = list;
     *count = n;
     return 0;

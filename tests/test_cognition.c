@@ -259,6 +259,13 @@ TEST(bm25_matches_a_hand_computation)
     cog_base empty = {0};
     CHECK(cog_search(&empty, "alpha", 3, hits) == 0);
     cog_base_free(&base);
+
+    /* An entry of stop words only has no terms; it loads and never matches. */
+    add_entry(&empty, "{\"id\": \"hollow\", \"title\": \"the\", \"source\": \"s\", \"topics\": [\"of\"], "
+                      "\"problem\": \"a\", \"insight\": \"and\", \"dsl\": \"it\"}");
+    CHECK(empty.n == 1 && empty.entries[0].length == 0 && empty.entries[0].n_terms == 0);
+    CHECK(cog_search(&empty, "the hollow", 3, hits) == 0);
+    cog_base_free(&empty);
 }
 
 TEST(equal_scores_are_ordered_by_id_and_searches_repeat)
@@ -437,6 +444,10 @@ TEST(user_directories_add_entries)
 
     cog_base base = load_builtin();
     int builtin = base.n;
+    char empty[300];
+    snprintf(empty, sizeof empty, "%s/empty", tmpdir);
+    mkdir(empty, 0700);
+    CHECK(cog_base_load_dir(&base, empty, err, sizeof err) == 0 && base.n == builtin);
     CHECK(cog_base_load_dir(&base, dir, err, sizeof err) == 2);
     CHECK(base.n == builtin + 2);
     /* Name order, whatever the directory's order. */
