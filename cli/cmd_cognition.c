@@ -97,13 +97,13 @@ static int usage_error(const char *cmd, const char *what, const char *arg)
 
 /* ---- options shared by the subcommands ----------------------------------------------- */
 
-typedef struct cog_args {
+typedef struct cognition_args {
     const char *dir;        /* NULL: built-in entries only */
     int no_builtin;
     int json;
     int full;
     int k;
-} cog_args;
+} cognition_args;
 
 /* getopt_long returned '?' or ':': name the offending option. With opterr = 0
  * it prints nothing itself. A long option is argv[optind-1] as typed; an
@@ -131,7 +131,7 @@ static int parse_hits(const char *s, int *k)
 /* Parse argv; positional arguments stay in argv[optind..argc). Returns -1
  * when parsed, or the exit status to return now (help, error). */
 static int parse_args(int argc, char **argv, const char *cmd, const char *help, int allow_search_flags,
-                      cog_args *a)
+                      cognition_args *a)
 {
     static const struct option opts[] = {
         {"json", no_argument, NULL, 'j'},
@@ -141,7 +141,7 @@ static int parse_args(int argc, char **argv, const char *cmd, const char *help, 
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    *a = (cog_args){.k = DEFAULT_HITS};
+    *a = (cognition_args){.k = DEFAULT_HITS};
     optind = 1;
     opterr = 0;
     int c;
@@ -168,7 +168,7 @@ static int parse_args(int argc, char **argv, const char *cmd, const char *help, 
 }
 
 /* The base the options ask for; an exit status, EXIT_OK when loaded. */
-static int load_base(const char *cmd, const cog_args *a, cog_base *base)
+static int load_base(const char *cmd, const cognition_args *a, cog_base *base)
 {
     char err[1024];
     *base = (cog_base){0};
@@ -239,7 +239,7 @@ static void print_entry(const cog_entry *e)
 static int cmd_list(int argc, char **argv)
 {
     const char *cmd = "cognition list";
-    cog_args a;
+    cognition_args a;
     int rc = parse_args(argc, argv, cmd, list_usage, 0, &a);
     if (rc >= 0) return rc;
     if (optind < argc) return usage_error(cmd, "unexpected argument", argv[optind]);
@@ -268,7 +268,7 @@ static int cmd_list(int argc, char **argv)
 static int cmd_show(int argc, char **argv)
 {
     const char *cmd = "cognition show";
-    cog_args a;
+    cognition_args a;
     int rc = parse_args(argc, argv, cmd, show_usage, 0, &a);
     if (rc >= 0) return rc;
     if (optind >= argc) return usage_error(cmd, "missing ID: which entry? (see `asiarch cognition list`)", NULL);
@@ -338,7 +338,7 @@ static void print_hits_text(const cog_hit *hits, int n, int full)
 static int cmd_search(int argc, char **argv)
 {
     const char *cmd = "cognition search";
-    cog_args a;
+    cognition_args a;
     int rc = parse_args(argc, argv, cmd, search_usage, 1, &a);
     if (rc >= 0) return rc;
     if (optind >= argc) return usage_error(cmd, "missing QUERY: what should the entries be about?", NULL);

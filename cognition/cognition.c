@@ -340,8 +340,7 @@ int cog_base_load_dir(cog_base *base, const char *dir, char *err, size_t errlen)
         size_t len;
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         char *text = read_file(path, &len, err, errlen);
-        rc = text ? cog_base_add_json(base, path, text, len, err, errlen) : -1;
-        rc = rc < 0 ? -1 : 0;
+        if (!text || cog_base_add_json(base, path, text, len, err, errlen) < 0) rc = -1;
         free(text);
     }
     free_names(names, n_names);
