@@ -26,13 +26,14 @@ static const command commands[] = {
     {"sandbox", cmd_sandbox, "run the sandbox's adversarial self-test on this kernel"},
     {"db", cmd_db, "read the lineage database: list, show, best, tree, export"},
     {"llm", cmd_llm, "try a language-model endpoint (llm chat); show the shipped prompts"},
+    {"cognition", cmd_cognition, "search the design insights of the cognition base (BM25)"},
 };
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: asiarch <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n`asiarch <command> --help` describes each command. `asiarch --version` prints the version.\n");
 }
 

@@ -1,7 +1,8 @@
 /*
  * test_cli.c — the `asiarch` binary end to end, as a user drives it: help and
  * version, exit codes for bad usage, data preparation, `train --json` for
- * every reference at tiny scale, checkpoints through `eval`, the IR printer.
+ * every reference at tiny scale, checkpoints through `eval`, the IR printer,
+ * cognition search.
  */
 #include <cJSON.h>
 #include <stdlib.h>
@@ -425,6 +426,8 @@ TEST(db_commands)
         CHECK_STR_CONTAINS(out, "usage: asiarch db");
         free(out);
     }
+}
+
 /* `asiarch llm chat` against the scripted server, a dead port and bad usage;
  * `asiarch llm prompt` prints the shipped templates. */
 TEST(llm_chat_and_prompt)
@@ -482,6 +485,58 @@ TEST(llm_chat_and_prompt)
     free(out);
 }
 
+/* The cognition base from the command line: search --json is one array of
+ * ranked entries, best first; usage mistakes exit 2, unknown ids 1. */
+TEST(cognition_command)
+{
+    char *out, *err;
+    CHECK(run("cognition search \"the model forgets too slowly; recall is poor on long sequences; a decay gate "
+              "might help\" -k 3 --json", &out, NULL) == 0);
+    cJSON *arr = cJSON_Parse(out);
+    CHECK_MSG(cJSON_IsArray(arr) && cJSON_GetArraySize(arr) == 3, "not an array of 3: %s", out);
+    double previous = 1e300;
+    int found_gated_delta = 0;
+    for (int i = 0; i < cJSON_GetArraySize(arr); i++) {
+        cJSON *hit = cJSON_GetArrayItem(arr, i);
+        CHECK(cJSON_GetObjectItem(hit, "rank")->valueint == i + 1);
+        double score = cJSON_GetObjectItem(hit, "score")->valuedouble;
+        CHECK(score > 0 && score <= previous);
+        previous = score;
+        const char *keys[] = {"id", "title", "source", "problem", "insight", "dsl"};
+        for (int k = 0; k < 6; k++) CHECK(cJSON_IsString(cJSON_GetObjectItem(hit, keys[k])));
+        CHECK(cJSON_IsArray(cJSON_GetObjectItem(hit, "topics")));
+        found_gated_delta |= !strcmp(cJSON_GetObjectItem(hit, "id")->valuestring, "gated-delta-rule");
+    }
+    CHECK(found_gated_delta);
+    cJSON_Delete(arr);
+    free(out);
+
+    CHECK(run("cognition list --json", &out, NULL) == 0);
+    arr = cJSON_Parse(out);
+    CHECK(cJSON_IsArray(arr) && cJSON_GetArraySize(arr) >= 40);
+    cJSON_Delete(arr);
+    free(out);
+    CHECK(run("cognition show delta-rule-error-correction", &out, NULL) == 0);
+    CHECK_STR_CONTAINS(out, "In the DSL: aa_delta_rule(");
+    free(out);
+    CHECK(run("cognition search --help", &out, NULL) == 0);
+    CHECK_STR_CONTAINS(out, "usage: asiarch cognition search");
+    free(out);
+
+    CHECK(run("cognition search", NULL, &err) == 2);
+    CHECK_STR_CONTAINS(err, "missing QUERY");
+    free(err);
+    CHECK(run("cognition search decay -k many", NULL, &err) == 2);
+    CHECK_STR_CONTAINS(err, "-k expects an integer");
+    free(err);
+    CHECK(run("cognition show no-such-entry", NULL, &err) == 1);
+    CHECK_STR_CONTAINS(err, "no entry with id 'no-such-entry'");
+    free(err);
+    CHECK(run("cognition search decay --dir /nonexistent/entries", NULL, &err) == 2);
+    CHECK_STR_CONTAINS(err, "/nonexistent/entries");
+    free(err);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) return 1;
@@ -496,6 +551,7 @@ int main(void)
     RUN(ir_prints_the_graph);
     RUN(db_commands);
     RUN(llm_chat_and_prompt);
+    RUN(cognition_command);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
