@@ -101,7 +101,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!canary_intact()) fail("the canary file changed", &res);
     if (access(PLANTED, F_OK) == 0) fail(PLANTED " was created", &res);
     if (!dir_is_empty(run_dir)) fail("the run directory was not cleaned up", &res);
-    if (waitpid(-1, NULL, WNOHANG) >= 0) fail("a child process was left behind", &res);
+    if (waitpid(-1, NULL, WNOHANG) >= 0) {
+        fprintf(stderr, "fuzz_sandbox: children left:\n");
+        if (system("ps -o pid,ppid,pgid,sid,stat,comm --ppid $PPID >&2") != 0) fprintf(stderr, "(ps failed)\n");
+        fail("a child process was left behind", &res);
+    }
     sb_result_free(&res);
     return 0;
 }

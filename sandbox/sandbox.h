@@ -108,6 +108,13 @@ typedef struct sb_job {
     rt_progress_fn progress;
     void *progress_ctx;
     FILE *output;               /* where the runner's stdout/stderr go (NULL: stderr) */
+    /* Early stop: asked after each reported step; nonzero (with a reason)
+     * kills the runner and ends the job SB_STOPPED (train/early-stop). */
+    int (*should_stop)(void *ctx, int step, int steps, float loss, double elapsed_s, char *reason, size_t len);
+    void *stop_ctx;
+    /* Set (e.g. from a SIGINT handler) to stop the runner at once: SB_STOPPED
+     * with rule sandbox/cancelled. Checked at least every 200 ms. */
+    volatile int *cancel;
 } sb_job;
 
 /* Fill a job with defaults: strict, sb_limits_default, verify on. */
@@ -124,6 +131,7 @@ typedef enum sb_outcome {
     SB_PROTOCOL,        /* a malformed message from the runner (sandbox/protocol) */
     SB_CRASH,           /* ended without a result or a report (sandbox/crash) */
     SB_SETUP,           /* the sandbox could not be set up: never ran anything (sandbox/setup) */
+    SB_STOPPED,         /* stopped on purpose: early stop or cancel (train/early-stop, sandbox/cancelled) */
 } sb_outcome;
 
 const char *sb_outcome_name(sb_outcome o);

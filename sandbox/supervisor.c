@@ -65,7 +65,7 @@ const char *sb_profile_name(sb_profile p)
 const char *sb_outcome_name(sb_outcome o)
 {
     static const char *const names[] = {"done", "failed", "violation", "trap", "timeout", "cpu-limit",
-                                        "output-limit", "protocol", "crash", "setup"};
+                                        "output-limit", "protocol", "crash", "setup", "stopped"};
     return (unsigned)o < sizeof names / sizeof names[0] ? names[o] : "?";
 }
 
@@ -456,6 +456,10 @@ static int handle(watch *w, uint32_t type, const char *body, size_t len)
         sb_wire_progress p;
         memcpy(&p, body, sizeof p);
         if (w->job->progress) w->job->progress(w->job->progress_ctx, p.step, p.steps, p.loss, p.tokens_per_s, p.eta_s);
+        char why[200] = "";
+        if (w->job->should_stop &&
+            w->job->should_stop(w->job->stop_ctx, p.step, p.steps, p.loss, now_s() - w->r->t_fork, why, sizeof why))
+            kill_runner(w, SB_STOPPED, "early stop at step %d of %d: %s", p.step, p.steps, why);
         return 0;
     }
     case SB_MSG_REPORTS: return take_reports(w, body, len);
@@ -570,10 +574,16 @@ static void watch_runner(watch *w)
         for (int i = 0; i < 3; i++) p[i] = (struct pollfd){.fd = open_fds[i], .events = POLLIN};
         double t = now_s(), until = w->killed ? drain_until : deadline;
         int ms = isinf(until) ? -1 : until <= t ? 0 : (int)((until - t) * 1e3) + 1;
+        if (w->job->cancel && (ms < 0 || ms > 200)) ms = 200;   /* notice a cancel soon */
+        if (w->job->cancel && *w->job->cancel && !w->killed) {
+            kill_runner(w, SB_STOPPED, "cancelled");
+            drain_until = now_s() + 2;
+        }
         int rc = poll(p, 3, ms);
         if (rc < 0 && errno == EINTR) continue;
         if (rc == 0) {
             if (w->killed) break;   /* the group is dead; something odd holds a pipe */
+            if (now_s() < deadline) continue;   /* a cancel check, not the deadline */
             kill_runner(w, SB_TIMEOUT, "the wall-clock limit of %.0f s", w->job->limits.wall_s);
             drain_until = now_s() + 2;
             continue;
@@ -666,6 +676,12 @@ static void classify(watch *w, int status)
     res->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     if (w->death_len == sizeof w->death) {
         classify_death(w);
+    } else if (w->killed && w->kill_reason == SB_STOPPED) {
+        int cancelled = !strcmp(w->kill_detail, "cancelled");
+        res->outcome = SB_STOPPED;
+        aa_report_add(&res->reports, cancelled ? "sandbox" : "train", report_file(job), 0, 0,
+                      cancelled ? "sandbox/cancelled" : "train/early-stop", "the runner was stopped: %s",
+                      cancelled ? "cancelled (interrupted by the user)" : w->kill_detail);
     } else if (w->killed) {
         static const char *const rules[] = {[SB_TIMEOUT] = "sandbox/timeout", [SB_OUTPUT_LIMIT] = "sandbox/output-limit",
                                             [SB_PROTOCOL] = "sandbox/protocol"};
@@ -708,6 +724,18 @@ static void finish_save(const sb_job *job, runner *r, sb_result *res)
     unlink(r->save_tmp);
 }
 
+/* Whatever else is left in the runner's process group (a task a fuzzed
+ * clone made our child with CLONE_PARENT, say) is killed and reaped too. */
+static void reap_group(pid_t pgid)
+{
+    kill(-pgid, SIGKILL);
+    for (int i = 0; i < 50; i++) {
+        pid_t p = waitpid(-pgid, NULL, WNOHANG);
+        if (p < 0) return;              /* none left */
+        if (p == 0) usleep(2000);       /* one still dying */
+    }
+}
+
 int sb_run(const sb_job *job, sb_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -725,6 +753,7 @@ int sb_run(const sb_job *job, sb_result *res)
         watch_runner(&w);
         int status = 0;
         while (waitpid(r.pid, &status, 0) < 0 && errno == EINTR) {}
+        reap_group(r.pid);
         res->wall_s = now_s() - t0;
         classify(&w, status);
         free(w.buf);
