@@ -153,6 +153,7 @@ typedef struct sb_result {
     sb_attack_result attack;
     char applied[512];          /* what the runner put in place: profile, namespaces, chroot, uid, ... */
     char violation[64];         /* SB_VIOLATION: the system call's name ("openat") */
+    int runner_pid;             /* also its process group and session id; all reaped when sb_run returns */
     int term_signal;            /* the signal that ended the runner, 0 if it exited */
     int exit_status;
     double startup_ms;          /* fork to lock-down done (just before candidate code) */

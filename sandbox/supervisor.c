@@ -749,6 +749,7 @@ int sb_run(const sb_job *job, sb_result *res)
     } else if (make_root(job, &r, res) == 0 && open_inputs(job, &r, res) == 0 && open_pipes(&r, res) == 0 &&
                start(job, &r, res) == 0) {
         watch w = {.job = job, .r = &r, .res = res};
+        res->runner_pid = r.pid;
         if (send_job(job, &r) < 0) kill_runner(&w, SB_PROTOCOL, "the runner did not accept its job (%s)", strerror(errno));
         watch_runner(&w);
         int status = 0;
