@@ -189,7 +189,7 @@ typedef enum os_stop_verdict {
     OS_SUSPECT           /* not a stop: far ahead of the baseline; re-verify causality, then go on */
 } os_stop_verdict;
 
-/* Call after each training step (or after some of them: a loss after a gap
+/* st (required) is the run's state. Call after each training step (or after some of them: a loss after a gap
  * of g steps is weighed as g steps' worth, so the smoothing keeps pace with
  * the baseline's). step = steps done so far (1-based, as
  * rt_progress_fn reports it), loss = the training loss of that step,
@@ -313,7 +313,8 @@ int os_exact_duplicate(uint64_t hash, const uint64_t *known, int n);
  *                 5 = the baseline's loss, one point per 1% lower loss;
  *                 recall = round((A - A_b) / 0.1) clamped to -2..2 when both
  *                 ran MQAR (a point per 10 accuracy points), else 0.
- *                 1 when the candidate diverged or its loss is unusable.
+ *                 1 when the candidate diverged or its loss is unusable;
+ *                 5 (no evidence either way) when the baseline's is.
  *   innovation  = 1 + round(9 * novelty), novelty in [0,1] being
  *                 1 - the similarity to the closest existing design
  *                 (os_near_duplicate); NaN or out of range: 1.
