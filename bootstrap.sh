@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bootstrap.sh — the README's two set-up commands, on a fresh Debian 12 machine:
 #
-#   ./bootstrap.sh        install missing packages, build, run the main job
-#                         (train the DeltaNet reference on the KJV Bible corpus)
+#   ./bootstrap.sh        install missing packages, build, run the main job:
+#                         `asiarch discover --sandbox strict` with the built-in
+#                         proposer on the KJV Bible corpus (scale tiny, 8 candidates)
 #   ./bootstrap.sh test   install missing packages, build (release and ASan+UBSan),
 #                         run the whole test suite (release: all tests, including a 60 s
 #                         fuzz run of the checker; sanitizers: unit tests)
@@ -41,8 +42,9 @@ build() {   # build DIR [cmake args...]
 
 run_main_job() {
     build "$BUILD_DIR"
-    say "training the DeltaNet reference (scale small) on the KJV Bible"
-    "$BUILD_DIR/asiarch" train delta_net --scale small
+    say "discovering mixers: built-in proposer, KJV Bible corpus, scale tiny, strict sandbox"
+    mkdir -p runs
+    (cd runs && "../$BUILD_DIR/asiarch" discover --sandbox strict --scale tiny --budget 8)
 }
 
 run_tests() {

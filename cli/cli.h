@@ -31,6 +31,7 @@ int cmd_ir(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_sandbox(int argc, char **argv);
+int cmd_discover(int argc, char **argv);
 int cmd_db(int argc, char **argv);
 int cmd_llm(int argc, char **argv);
 int cmd_cognition(int argc, char **argv);

@@ -17,6 +17,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"discover", cmd_discover, "run the discovery loop: propose, check, train, score, keep the lineage"},
     {"train", cmd_train, "train a mixer (a reference NAME) and print its metrics"},
     {"eval", cmd_eval, "evaluate a saved checkpoint on validation data"},
     {"data", cmd_data, "prepare training data (KJV Bible or a text file), inspect shards"},

@@ -154,12 +154,38 @@ static void progress(void *ctx, int step, int steps, float loss, double tps, dou
     sb_send(SB_FD_CHANNEL, SB_MSG_PROGRESS, &p, sizeof p);
 }
 
+static void send_graph(runner *r, ir_graph *g)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return;
+    if (r->job->ir_summary)
+        fprintf(f, "%s: %ld parameters, %.4g FLOP forward, structural hash %016llx\n", r->arch.name,
+                ir_param_count(g), ir_flops_forward(g), (unsigned long long)ir_structural_hash(g));
+    else
+        ir_print(g, f);
+    fclose(f);
+    sb_send(SB_FD_CHANNEL, SB_MSG_TEXT, text, len);
+    free(text);
+}
+
 static int verify(runner *r)
 {
     rt_verify_info info;
     int bad = rt_verify(&r->job->cfg, &r->arch, &r->job->verify_opts, &r->reports, &info);
     sb_send(SB_FD_CHANNEL, SB_MSG_VERIFY_INFO, &info, sizeof info);
     return bad;
+}
+
+/* A verify job also returns the graph IR: novelty compares op structures. */
+static void run_verify(runner *r)
+{
+    if (verify(r)) return;
+    ir_graph *g = rt_build_reporting(&r->job->cfg.dims, &r->arch, &r->reports);
+    if (!g) return;
+    send_graph(r, g);
+    ir_graph_free(g);
 }
 
 static void run_train(runner *r)
@@ -198,18 +224,7 @@ static void run_ir(runner *r)
 {
     ir_graph *g = rt_build_reporting(&r->job->cfg.dims, &r->arch, &r->reports);
     if (!g) return;
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f) return;
-    if (r->job->ir_summary)
-        fprintf(f, "%s: %ld parameters, %.4g FLOP forward, structural hash %016llx\n", r->arch.name,
-                ir_param_count(g), ir_flops_forward(g), (unsigned long long)ir_structural_hash(g));
-    else
-        ir_print(g, f);
-    fclose(f);
-    sb_send(SB_FD_CHANNEL, SB_MSG_TEXT, text, len);
-    free(text);
+    send_graph(r, g);
     ir_graph_free(g);
 }
 
@@ -245,7 +260,7 @@ int main(void)
 
     switch (r.job->kind) {
     case SB_JOB_TRAIN: run_train(&r); break;
-    case SB_JOB_VERIFY: verify(&r); break;
+    case SB_JOB_VERIFY: run_verify(&r); break;
     case SB_JOB_IR: run_ir(&r); break;
     case SB_JOB_EVAL: run_eval(&r); break;
     case SB_JOB_ATTACK: run_attack(&r, attack); break;

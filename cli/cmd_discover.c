@@ -1,0 +1,190 @@
+/*
+ * cmd_discover.c — `asiarch discover`: the main job. Flags, Ctrl-C, the
+ * summary; the loop itself is orchestrator/.
+ */
+#include <cJSON.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "orchestrator.h"
+
+static volatile int cancelled;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    cancelled = 1;
+}
+
+static void discover_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: asiarch discover [options]\n\n"
+            "Run the ASI-Arch loop: train the baselines (DeltaNet, Gated DeltaNet), then propose, check,\n"
+            "compile, verify, train (in the sandbox), score and analyse new mixers until the budget is\n"
+            "spent; failures go back to the proposer's repair. Everything is kept in the database; running\n"
+            "the same command again resumes (finished candidates are never run again). Ctrl-C stops cleanly.\n\n"
+            "options:\n"
+            "  --db PATH         lineage database (default asiarch.db)\n"
+            "  --llm builtin|URL proposer: the built-in evolutionary one (default) or an OpenAI-compatible\n"
+            "                    endpoint (key from ASIARCH_API_KEY or OPENAI_API_KEY)\n"
+            "  --model NAME      the endpoint's model\n"
+            "  --llm-timeout S   seconds per request to the endpoint (default 300; retries follow)\n"
+            "  --budget N        candidates to propose (default 6)\n"
+            "  --hours H         stop after H hours\n"
+            "  --workers N       candidates evaluated in parallel (default 1)\n"
+            "  --scale S         tiny | small | 20m (default tiny)\n"
+            "  --steps N         training steps per candidate (default: the scale's)\n"
+            "  --no-mqar         skip the MQAR recall probe\n"
+            "  --seed S          seed of the run (default 1)\n"
+            "  --max-repairs N   repairs per candidate (default 3)\n"
+            "  --config FILE     a JSON object with any of these settings (the long names)\n"
+            "  --data DIR        corpus directory (default: the KJV Bible, prepared on first use)\n"
+            "  --run-dir DIR     logs (LLM exchanges) and runner roots (default asiarch-run)\n"
+            "  --json            print the summary as one JSON object\n"
+            CLI_SANDBOX_OPTIONS_HELP);
+}
+
+enum { O_DB = 300, O_LLM, O_MODEL, O_BUDGET, O_HOURS, O_WORKERS, O_SCALE, O_STEPS, O_NO_MQAR, O_SEED, O_REPAIRS,
+       O_CONFIG, O_DATA, O_RUN_DIR, O_JSON, O_LLM_TIMEOUT };
+
+static int parse_number(const char *flag, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    *out = strtod(s, &end);
+    if (*s && !*end && *out >= lo && *out <= hi) return 0;
+    cli_error("discover", "%s expects a number in [%g, %g], got '%s'", flag, lo, hi, s);
+    return -1;
+}
+
+static int parse(int argc, char **argv, or_config *c, cli_sandbox_opts *so, int *json, void **keep)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, 0, O_DB},         {"llm", required_argument, 0, O_LLM},
+        {"model", required_argument, 0, O_MODEL},   {"budget", required_argument, 0, O_BUDGET},
+        {"hours", required_argument, 0, O_HOURS},   {"workers", required_argument, 0, O_WORKERS},
+        {"scale", required_argument, 0, O_SCALE},   {"steps", required_argument, 0, O_STEPS},
+        {"no-mqar", no_argument, 0, O_NO_MQAR},     {"seed", required_argument, 0, O_SEED},
+        {"max-repairs", required_argument, 0, O_REPAIRS}, {"config", required_argument, 0, O_CONFIG},
+        {"data", required_argument, 0, O_DATA},     {"run-dir", required_argument, 0, O_RUN_DIR},
+        {"json", no_argument, 0, O_JSON},           {"help", no_argument, 0, 'h'},
+        {"llm-timeout", required_argument, 0, O_LLM_TIMEOUT},
+        CLI_SANDBOX_LONG_OPTIONS,                   {0, 0, 0, 0}};
+    optind = 1;
+    opterr = 0;
+    int ch;
+    double v;
+    char err[512];
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case O_DB: c->db_path = optarg; break;
+        case O_LLM: c->llm_url = optarg; break;
+        case O_MODEL: c->model = optarg; break;
+        case O_LLM_TIMEOUT: if (parse_number("--llm-timeout", optarg, 0.1, 86400, &v)) return -1; c->llm_timeout_s = v; break;
+        case O_BUDGET: if (parse_number("--budget", optarg, 0, 1e6, &v)) return -1; c->budget = (int)v; break;
+        case O_HOURS: if (parse_number("--hours", optarg, 0, 1e4, &v)) return -1; c->hours = v; break;
+        case O_WORKERS: if (parse_number("--workers", optarg, 1, 16, &v)) return -1; c->workers = (int)v; break;
+        case O_SCALE: snprintf(c->scale, sizeof c->scale, "%s", optarg); break;
+        case O_STEPS: if (parse_number("--steps", optarg, 1, 1e8, &v)) return -1; c->steps = (int)v; break;
+        case O_NO_MQAR: c->mqar = 0; break;
+        case O_SEED: if (parse_number("--seed", optarg, 0, 9e18, &v)) return -1; c->seed = (uint64_t)v; break;
+        case O_REPAIRS: if (parse_number("--max-repairs", optarg, 0, 100, &v)) return -1; c->max_repairs = (int)v; break;
+        case O_CONFIG:
+            if (or_config_load_json(optarg, c, keep, err, sizeof err) < 0) {
+                cli_error("discover", "%s", err);
+                return -1;
+            }
+            break;
+        case O_DATA: c->data_dir = optarg; break;
+        case O_RUN_DIR: c->run_dir = optarg; break;
+        case O_JSON: *json = 1; break;
+        case 'h': return 1;
+        case CLI_OPT_SANDBOX: case CLI_OPT_TIME_LIMIT: case CLI_OPT_MEMORY_LIMIT:
+            if (cli_sandbox_option("discover", ch, optarg, so) < 0) return -1;
+            break;
+        default: cli_error("discover", "unknown or incomplete option '%s' (see `asiarch discover --help`)", argv[optind - 1]); return -1;
+        }
+    }
+    if (optind < argc) {
+        cli_error("discover", "unexpected argument '%s'", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+static void print_summary(const or_config *c, const or_summary *s, int json)
+{
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "run", (double)s->run_id);
+        cJSON_AddBoolToObject(o, "resumed", s->resumed);
+        cJSON_AddNumberToObject(o, "scored", s->scored);
+        cJSON_AddNumberToObject(o, "failed", s->failed);
+        cJSON_AddNumberToObject(o, "rejected", s->rejected);
+        cJSON_AddNumberToObject(o, "duplicates", s->duplicates);
+        cJSON_AddNumberToObject(o, "retried_after_interruption", s->interrupted_retried);
+        cJSON_AddNumberToObject(o, "best_id", s->best_id);
+        cJSON_AddStringToObject(o, "best_name", s->best_name);
+        cJSON_AddNumberToObject(o, "best_score", s->best_score);
+        cJSON_AddNumberToObject(o, "wall_seconds", s->wall_s);
+        cJSON_AddNumberToObject(o, "training_seconds", s->training_s);
+        cJSON_AddNumberToObject(o, "overhead_share", s->overhead_share);
+        cJSON_AddNumberToObject(o, "prompt_tokens", (double)s->prompt_tokens);
+        cJSON_AddNumberToObject(o, "completion_tokens", (double)s->completion_tokens);
+        cJSON_AddNumberToObject(o, "cost_usd", s->cost_usd);
+        cJSON_AddStringToObject(o, "db", c->db_path);
+        cli_print_json("discover", o);
+        return;
+    }
+    printf("run %lld%s: %d scored, %d failed, %d rejected, %d duplicates in %.0f s (%.1f%% of worker time "
+           "outside training)\n",
+           (long long)s->run_id, s->resumed ? " (resumed)" : "", s->scored, s->failed, s->rejected, s->duplicates,
+           s->wall_s, 100 * s->overhead_share);
+    if (s->best_id)
+        printf("best: #%d %s, score %.4f   (`asiarch db --db %s show %d`)\n", s->best_id, s->best_name, s->best_score,
+               c->db_path, s->best_id);
+    if (s->prompt_tokens || s->completion_tokens)
+        printf("language model: %lld prompt + %lld completion tokens, $%.4f\n", (long long)s->prompt_tokens,
+               (long long)s->completion_tokens, s->cost_usd);
+    printf("lineage: `asiarch db --db %s list`, `asiarch db --db %s tree --format svg -o lineage.svg`\n", c->db_path,
+           c->db_path);
+}
+
+int cmd_discover(int argc, char **argv)
+{
+    or_config c;
+    or_config_defaults(&c);
+    cli_sandbox_opts so;
+    cli_sandbox_defaults(&so);
+    int json = 0;
+    void *keep = NULL;
+    int rc = parse(argc, argv, &c, &so, &json, &keep);
+    if (rc) {
+        if (rc > 0) discover_usage(stdout);
+        or_config_free_json(keep);
+        return rc > 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    c.sandbox = so.profile;
+    c.time_limit_s = so.time_limit_s;
+    c.api_key = getenv("ASIARCH_API_KEY");
+    if (!c.api_key || !*c.api_key) c.api_key = getenv("OPENAI_API_KEY");
+    if (c.llm_url && strcmp(c.llm_url, "builtin") && !c.model) {
+        cli_error("discover", "--llm %s needs --model NAME", c.llm_url);
+        or_config_free_json(keep);
+        return EXIT_USAGE;
+    }
+    c.status_line = cli_is_tty() && !json;
+    struct sigaction sa = {.sa_handler = on_sigint};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    or_summary s;
+    char err[1024];
+    rc = or_discover(&c, &cancelled, &s, err, sizeof err);
+    if (rc < 0) cli_error("discover", "%s", err);
+    else print_summary(&c, &s, json);
+    or_config_free_json(keep);
+    return rc < 0 ? EXIT_FAILED : EXIT_OK;
+}

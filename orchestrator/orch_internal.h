@@ -1,0 +1,92 @@
+/*
+ * orch_internal.h — the state the discovery loop's files share.
+ *
+ * One `orch` per discover invocation. The database connection is used by
+ * one thread at a time (o->lock); workers hold the lock only for short
+ * database calls and proposals, never while a runner trains.
+ */
+#ifndef ASIARCH_ORCH_INTERNAL_H
+#define ASIARCH_ORCH_INTERNAL_H
+
+#include <pthread.h>
+
+#include "cognition.h"
+#include "db.h"
+#include "llm.h"
+#include "orchestrator.h"
+#include "score.h"
+
+#define OR_MAX_WORKERS 16
+#define OR_MAX_BASELINES 2
+
+typedef struct or_worker {
+    int index;
+    char stage[96];             /* for the status line: "train #12 140/300" */
+    int64_t candidate;
+} or_worker;
+
+typedef struct orch {
+    const or_config *cfg;
+    volatile int *cancel;
+    aa_db *db;
+    pthread_mutex_t lock;
+    int64_t run_id;
+    rt_config rcfg;             /* the scale's training configuration */
+    char train_path[1100], val_path[1100];
+    char run_dir[1100];
+    os_baseline base[OR_MAX_BASELINES];
+    char base_names[OR_MAX_BASELINES][64];
+    float *curves[OR_MAX_BASELINES];
+    int ref_base;               /* index of the reference baseline for scoring (-1: none) */
+    int n_base;
+    long baseline_params;
+    cog_base cognition;
+    llm_client *llm;            /* NULL: the built-in proposer */
+    uint64_t rng;
+    int threads_per_runner;
+    int proposed;               /* non-baseline candidates of this run so far */
+    double t_start, training_s;
+    or_worker workers[OR_MAX_WORKERS];
+    /* Near-duplicate signatures of the candidates verified by this process. */
+    os_candidate_sig *sigs;
+    char **sig_names;
+    int n_sigs, cap_sigs;
+    or_summary *summary;
+} orch;
+
+/* A candidate on its way through the pipeline. */
+typedef struct or_candidate {
+    int64_t id, parent_id;
+    char *name, *motivation, *source;
+    const char *reference;      /* baselines: the reference mixer */
+    int is_baseline;
+    db_costs costs;             /* what proposing and repairing it cost */
+} or_candidate;
+
+void or_candidate_free(or_candidate *c);
+
+/* propose.c: a new candidate from a parent (NULL parent: from scratch), and
+ * a repaired source after a failure. Called with o->lock held for the
+ * database reads, released around model calls. 0, or -1 with err. */
+int or_propose(orch *o, const db_candidate *parent, const db_candidate_list *refs, or_candidate *out, char *err,
+               size_t errlen);
+int or_repair(orch *o, or_candidate *c, const char *stage, const aa_reports *reps, int attempt, char *err,
+              size_t errlen);
+/* Analyst and judge: rule-based with the built-in proposer, the model otherwise. */
+int or_judge(orch *o, const or_candidate *c, const rt_metrics *m, double novelty, long params, llm_judgement *out);
+char *or_analyse(orch *o, const or_candidate *c, const rt_metrics *m, db_costs *costs);
+/* The reference baseline (the stronger one), or NULL before any trained. */
+const os_baseline *or_reference(const orch *o);
+/* The numbers of a stored metrics_json, as rt_metrics (what the scoring reads). */
+int or_metrics_from_json(const char *json, rt_metrics *m);
+
+/* evaluate.c: take one stored candidate through every stage and store the outcome. */
+int or_evaluate(orch *o, or_worker *w, or_candidate *c);
+
+/* discover.c */
+void or_lock(orch *o);
+void or_unlock(orch *o);
+void or_event(orch *o, int64_t candidate, const char *kind, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void or_worker_stage(orch *o, or_worker *w, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif /* ASIARCH_ORCH_INTERNAL_H */

@@ -1,0 +1,351 @@
+/*
+ * test_discover.c — `asiarch discover` end to end, as a user runs it.
+ *
+ *   builtin   --budget 6 --scale tiny: the database holds the two baselines
+ *             and six scored candidates with lineage, every candidate's
+ *             source carries its genome, attempts and events are stored
+ *   resume    kill -9 while a candidate trains, run again: nothing finished
+ *             is lost or run twice, the interrupted one is retried once and
+ *             marked
+ *   llm       a scripted OpenAI-compatible server: a broken candidate that
+ *             needs two repairs (the repair prompts carry the exact
+ *             reports), a hostile one the checker rejects, a duplicate of a
+ *             baseline, malformed judge JSON, 429 with Retry-After, 500, a
+ *             hang past the timeout; asserts on what was sent and stored
+ */
+#include <cJSON.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "data.h"
+#include "db.h"
+#include "mock_llm.h"
+#include "test.h"
+
+static char dir[] = "/tmp/asiarch-test-discover-XXXXXX";
+static char corpus[300];
+
+static int run(const char *args, char **out)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cd %s && %s discover --data %s %s 2>%s/stderr", dir, ASIARCH_BINARY, corpus, args, dir);
+    FILE *p = popen(cmd, "r");
+    size_t cap = 1 << 16, len = 0, k;
+    char *buf = malloc(cap);
+    while ((k = fread(buf + len, 1, cap - len - 1, p)) > 0) len += k;
+    buf[len] = 0;
+    int status = pclose(p);
+    if (out) *out = buf;
+    else free(buf);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void show_stderr(void)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "tail -20 %s/stderr >&2", dir);
+    if (system(cmd) != 0) fprintf(stderr, "(no stderr)\n");
+}
+
+static aa_db *open_db(const char *name)
+{
+    char path[400], err[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    aa_db *db = NULL;
+    if (db_open_readonly(path, &db, err, sizeof err) < 0) fprintf(stderr, "%s\n", err);
+    return db;
+}
+
+static int count(const db_candidate_list *l, int baseline, int status)
+{
+    int n = 0;
+    for (int i = 0; i < l->n; i++)
+        if (l->items[i].is_baseline == baseline && (status < 0 || (int)l->items[i].status == status)) n++;
+    return n;
+}
+
+TEST(builtin_budget_6_tiny)
+{
+    char *out;
+    int rc = run("--db b.db --budget 6 --scale tiny --steps 40 --no-mqar --seed 3 --json", &out);
+    CHECK_MSG(rc == 0, "exit %d", rc);
+    if (rc) show_stderr();
+    cJSON *s = cJSON_Parse(out);
+    CHECK(s && cJSON_GetNumberValue(cJSON_GetObjectItem(s, "scored")) >= 8);
+    cJSON_Delete(s);
+    free(out);
+    aa_db *db = open_db("b.db");
+    if (!db) return;
+    db_candidate_list all = {0};
+    CHECK(db_candidate_list_all(db, 0, -1, &all) == 0);
+    CHECK_MSG(count(&all, 1, DB_SCORED) == 2, "baselines scored: %d", count(&all, 1, DB_SCORED));
+    CHECK_MSG(count(&all, 0, DB_SCORED) == 6, "candidates scored: %d of %d", count(&all, 0, DB_SCORED), count(&all, 0, -1));
+    for (int i = 0; i < all.n; i++) {
+        db_candidate *c = &all.items[i];
+        if (c->is_baseline) continue;
+        CHECK_MSG(c->parent_id > 0, "#%lld has no parent", (long long)c->id);
+        CHECK(c->source && strstr(c->source, "asiarch-genome:"));
+        CHECK(isfinite(c->score) && c->score >= 0 && c->score <= 1);
+        CHECK(c->analysis && strstr(c->analysis, "rule-based analyst"));
+        CHECK(c->graph_hash && strlen(c->graph_hash) == 16);
+    }
+    db_candidate_list_free(&all);
+    db_close(db);
+}
+
+/* kill -9 while a candidate trains, then resume. */
+TEST(resume_after_kill_9)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cd %s && exec %s discover --data %s --db r.db --budget 3 --scale tiny --steps 150 "
+             "--no-mqar --seed 5 >/dev/null 2>%s/stderr-r", dir, ASIARCH_BINARY, corpus, dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    /* Wait until a non-baseline candidate is running, then kill -9. */
+    int killed = 0;
+    for (int i = 0; i < 600 && !killed; i++) {
+        usleep(200000);
+        aa_db *db = open_db("r.db");
+        if (!db) continue;
+        db_candidate_list running = {0};
+        if (db_candidate_list_all(db, 0, DB_RUNNING, &running) == 0 && count(&running, 0, DB_RUNNING) > 0) {
+            kill(pid, SIGKILL);
+            killed = 1;
+        }
+        db_candidate_list_free(&running);
+        db_close(db);
+    }
+    waitpid(pid, NULL, 0);
+    CHECK_MSG(killed, "no candidate was ever seen running");
+    aa_db *db = open_db("r.db");
+    db_candidate_list before = {0};
+    if (db) db_candidate_list_all(db, 0, -1, &before);
+    if (db) db_close(db);
+    int rc = run("--db r.db --budget 3 --scale tiny --steps 150 --no-mqar --seed 5", NULL);
+    CHECK_MSG(rc == 0, "resume exit %d", rc);
+    if (rc) show_stderr();
+    db = open_db("r.db");
+    if (!db) return;
+    db_candidate_list after = {0};
+    db_candidate_list_all(db, 0, -1, &after);
+    /* Everything finished before the kill is unchanged (same finish time). */
+    for (int i = 0; i < before.n; i++) {
+        if (!db_status_is_final(before.items[i].status)) continue;
+        for (int k = 0; k < after.n; k++)
+            if (after.items[k].id == before.items[i].id)
+                CHECK_MSG(!strcmp(after.items[k].finished_at, before.items[i].finished_at),
+                          "#%lld was run again", (long long)before.items[i].id);
+    }
+    int retried = 0;
+    for (int k = 0; k < after.n; k++) {
+        CHECK_MSG(db_status_is_final(after.items[k].status), "#%lld left %s", (long long)after.items[k].id,
+                  db_status_name(after.items[k].status));
+        retried += after.items[k].retries == 1;
+    }
+    CHECK(retried == 1);
+    CHECK_MSG(count(&after, 0, -1) == 3, "%d candidates (budget 3)", count(&after, 0, -1));
+    CHECK(count(&after, 1, -1) == 2);
+    db_candidate_list_free(&before);
+    db_candidate_list_free(&after);
+    db_close(db);
+}
+
+/* ---- the language-model proposer against a scripted server ---------------------- */
+
+#define HEAD "#include <asiarch.h>\n\nAA_NAME(\"conv_gate\");\nAA_MOTIVATION(\"a short causal convolution with a SiLU gate\");\n\n"
+
+static const char *broken_source =
+    HEAD "aa_t mixer(aa_layer *l, aa_t x)\n{\n    int d = aa_dim(l, AA_MODEL);\n"
+    "    return aa_linear(l, \"o_proj\", undefined_thing, d);\n}\n";
+static const char *pointer_source =
+    HEAD "aa_t mixer(aa_layer *l, aa_t x)\n{\n    int d = aa_dim(l, AA_MODEL);\n    float *p = 0;\n"
+    "    return aa_linear(l, \"o_proj\", x, d);\n}\n";
+static const char *fixed_source =
+    HEAD "aa_t mixer(aa_layer *l, aa_t x)\n{\n    int d = aa_dim(l, AA_MODEL);\n"
+    "    aa_t h = aa_silu(aa_short_conv(l, \"conv\", aa_linear(l, \"in_proj\", x, d), 4));\n"
+    "    return aa_linear(l, \"o_proj\", h, d);\n}\n";
+static const char *hostile_source =
+    "#include <asiarch.h>\nAA_NAME(\"pwn\");\nint system(const char *command);\n"
+    "aa_t mixer(aa_layer *l, aa_t x)\n{\n    system(\"touch /tmp/pwned\");\n    return x;\n}\n";
+
+static void step(cJSON *script, const char *match, const char *fmt, const char *code)
+{
+    cJSON *s = cJSON_CreateObject();
+    if (match) cJSON_AddStringToObject(s, "match", match);
+    if (fmt) {
+        char *content = NULL;
+        if (asprintf(&content, fmt, code ? code : "") < 0) content = NULL;
+        cJSON_AddStringToObject(s, "content", content ? content : "");
+        free(content);
+    }
+    cJSON_AddItemToArray(script, s);
+}
+
+static void status_step(cJSON *script, const char *match, int status, const char *retry_after, double hang)
+{
+    cJSON *s = cJSON_CreateObject();
+    cJSON_AddStringToObject(s, "match", match);
+    if (hang > 0) cJSON_AddNumberToObject(s, "hang", hang);
+    else cJSON_AddNumberToObject(s, "status", status);
+    if (retry_after) cJSON_AddStringToObject(cJSON_AddObjectToObject(s, "headers"), "Retry-After", retry_after);
+    cJSON_AddItemToArray(script, s);
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    char *buf = calloc(1, 1 << 20);
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
+static char *make_script(void)
+{
+    const char *R = "machine-learning researcher", *F = "You fix a token-mixer", *J = "You are the judge",
+               *A = "You are the analyst";
+    char path[400];
+    snprintf(path, sizeof path, "%s/arch/delta_net.c", ASIARCH_SOURCE_DIR);
+    char *dn = read_text(path);
+    cJSON *script = cJSON_CreateArray();
+    status_step(script, R, 429, "1", 0);     /* honoured, then retried */
+    status_step(script, R, 500, NULL, 0);    /* retried */
+    status_step(script, R, 0, NULL, 6);      /* a hang past the 2 s timeout: retried */
+    step(script, R, "Here is my design.\n\n```c\n%s```\n", broken_source);
+    step(script, F, "Fixed the name.\n```c\n%s```", pointer_source);
+    step(script, F, "```c\n%s```\nNow it builds.", fixed_source);
+    step(script, J, "Scores: {performance: high, innovation: 7", NULL);   /* malformed JSON */
+    step(script, A, "```json\n{\"summary\": \"a gated convolution\", \"strengths\": \"fast\", "
+                    "\"weaknesses\": \"no memory\", \"next_idea\": \"add a delta-rule path\"}\n```", NULL);
+    step(script, R, "```c\n%s```", hostile_source);
+    step(script, F, "I cannot fix this one, sorry.", NULL);
+    step(script, R, "A copy of DeltaNet:\n```c\n%s```", dn);
+    free(dn);
+    char *text = cJSON_Print(script);
+    cJSON_Delete(script);
+    return text;
+}
+
+static const char *user_content(const cJSON *request)
+{
+    const cJSON *msgs = cJSON_GetObjectItem(cJSON_GetObjectItem(request, "body"), "messages");
+    const cJSON *last = cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1);
+    return cJSON_GetStringValue(cJSON_GetObjectItem(last, "content"));
+}
+
+static db_candidate *find(db_candidate_list *l, const char *name)
+{
+    for (int i = 0; i < l->n; i++)
+        if (!strcmp(l->items[i].name, name)) return &l->items[i];
+    return NULL;
+}
+
+/* The first report message stored with a candidate's first failed attempt. */
+static char *first_report(aa_db *db, int64_t id, const char *field)
+{
+    db_attempt *a;
+    int n;
+    char *msg = NULL;
+    if (db_attempt_list(db, id, &a, &n) == 0 && n > 0) {
+        cJSON *r = cJSON_Parse(a[0].reports_json);
+        msg = strdup(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(r, 0), field)) ?: "");
+        cJSON_Delete(r);
+        db_attempt_list_free(a, n);
+    }
+    return msg;
+}
+
+TEST(llm_proposer_with_repairs_and_a_misbehaving_endpoint)
+{
+    mock_llm m;
+    char *script = make_script();
+    CHECK(mock_llm_start(&m, dir, script) == 0);
+    free(script);
+    char args[512];
+    snprintf(args, sizeof args, "--db l.db --llm %s --model mock --llm-timeout 2 --budget 3 --max-repairs 2 "
+             "--scale tiny --steps 20 --no-mqar --seed 9", m.url);
+    int rc = run(args, NULL);
+    CHECK_MSG(rc == 0, "exit %d", rc);
+    if (rc) show_stderr();
+    cJSON *log = mock_llm_requests(&m);
+    mock_llm_stop(&m);
+    aa_db *db = open_db("l.db");
+    if (!db || !log) return;
+    db_candidate_list all = {0};
+    db_candidate_list_all(db, 0, -1, &all);
+    db_candidate *fixed = find(&all, "conv_gate"), *hostile = find(&all, "pwn"), *dup = find(&all, "delta_net");
+    CHECK(count(&all, 1, DB_SCORED) == 2 && count(&all, 0, -1) == 3);
+    CHECK_MSG(fixed && fixed->status == DB_SCORED, "conv_gate: %s", fixed ? db_status_name(fixed->status) : "missing");
+    CHECK(hostile && hostile->status == DB_FAILED && strstr(hostile->status_reason, "repair"));
+    /* The copy of DeltaNet is named delta_net like the baseline: the non-baseline one. */
+    dup = NULL;
+    for (int i = 0; i < all.n; i++)
+        if (!all.items[i].is_baseline && !strcmp(all.items[i].name, "delta_net")) dup = &all.items[i];
+    CHECK_MSG(dup && dup->status == DB_DUPLICATE && strstr(dup->status_reason, "#1"), "duplicate: %s",
+              dup ? dup->status_reason : "missing");
+    if (fixed) {
+        db_attempt *a;
+        int n;
+        CHECK(db_attempt_list(db, fixed->id, &a, &n) == 0 && n == 3);
+        if (n == 3) {
+            CHECK(!strcmp(a[0].stage, "check") && !a[0].ok && strstr(a[0].reports_json, "undefined_thing"));
+            CHECK(!strcmp(a[1].stage, "check") && strstr(a[1].reports_json, "dsl/pointer"));
+            CHECK(a[2].ok);
+        }
+        db_attempt_list_free(a, n);
+        CHECK(fixed->costs.prompt_tokens > 0);
+        db_event *ev;
+        int ne, judged = 0;
+        db_event_list(db, 0, fixed->id, &ev, &ne);
+        for (int i = 0; i < ne; i++) judged |= !strcmp(ev[i].kind, "judge");
+        db_event_list_free(ev, ne);
+        CHECK_MSG(judged, "no event about the malformed judge answer");
+        CHECK(fixed->analysis && strstr(fixed->analysis, "add a delta-rule path"));
+        /* The first repair prompt carries the exact stored report. */
+        char *msg = first_report(db, fixed->id, "message"), *snippet = first_report(db, fixed->id, "snippet");
+        const cJSON *req;
+        int found = 0;
+        cJSON_ArrayForEach(req, log) {
+            const char *c = user_content(req);
+            if (c && strstr(c, "You fix a token-mixer") && msg && strstr(c, msg) && snippet && strstr(c, snippet)) found = 1;
+        }
+        CHECK_MSG(found, "no repair prompt holds the report '%s'", msg ? msg : "");
+        free(msg);
+        free(snippet);
+    }
+    CHECK(cJSON_GetArraySize(log) >= 11);   /* 3 refused + 8 answered */
+    CHECK(!mock_llm_header(cJSON_GetArrayItem(log, 0), "Authorization"));   /* no key set: none sent */
+    cJSON_Delete(log);
+    db_candidate_list_free(&all);
+    db_close(db);
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir)) return 1;
+    unsetenv("ASIARCH_API_KEY");
+    unsetenv("OPENAI_API_KEY");
+    snprintf(corpus, sizeof corpus, "%s/corpus", dir);
+    char err[512];
+    dt_prepare_info info;
+    if (dt_prepare_bytes(NULL, corpus, 0.05, &info, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    RUN(builtin_budget_6_tiny);
+    RUN(resume_after_kill_9);
+    RUN(llm_proposer_with_repairs_and_a_misbehaving_endpoint);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    return test_summary();
+}
