@@ -35,6 +35,7 @@ int cmd_discover(int argc, char **argv);
 int cmd_db(int argc, char **argv);
 int cmd_llm(int argc, char **argv);
 int cmd_cognition(int argc, char **argv);
+int cmd_genome(int argc, char **argv);
 
 /* A mixer named on the command line: a reference, or a source file taken
  * through check -> compile -> link. */

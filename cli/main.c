@@ -28,6 +28,7 @@ static const command commands[] = {
     {"db", cmd_db, "read the lineage database: list, show, best, tree, export"},
     {"llm", cmd_llm, "try a language-model endpoint (llm chat); show the shipped prompts"},
     {"cognition", cmd_cognition, "search the design insights of the cognition base (BM25)"},
+    {"genome", cmd_genome, "the built-in proposer's grammar: random, render and mutate genomes"},
 };
 
 static void usage(FILE *out)

@@ -725,8 +725,9 @@ static void describe_path(const og_path *p, char *buf, size_t len)
                  p->feature != OG_FEAT_IDENTITY ? feature_words[p->feature] : "");
     else
         snprintf(buf, len, "%s", what[p->kind]);
-    if (is_memory(p->kind) && p->feature != OG_FEAT_SILU) append(buf, len, " with %s q/k", feature_words[p->feature]);
-    if (p->beta == OG_BETA_SIGMOID2) append(buf, len, " and beta in (0,2)");
+    int other_feature = is_memory(p->kind) && p->feature != OG_FEAT_SILU, wide_beta = p->beta == OG_BETA_SIGMOID2;
+    if (other_feature) append(buf, len, " with %s q/k", feature_words[p->feature]);
+    if (wide_beta) append(buf, len, " %s beta in (0,2)", other_feature ? "and" : "with");
 }
 
 char *og_describe(const og_genome *g, char *buf, size_t len)

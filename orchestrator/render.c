@@ -182,8 +182,8 @@ static void put_gla_path(text *t, const og_path *p, int i, const char *name)
 
 static void put_fir_path(text *t, const og_path *p, int i, const char *name)
 {
-    put(t, "/* Path %d: a %d-tap causal FIR over the values, one filter per channel, %s:\n"
-           " * position-exact local context that no recurrent state gives. */\n",
+    put(t, "/* Path %d: a %d-tap causal FIR over the values, one filter per channel,\n"
+           " * %s: position-exact local context that no recurrent state gives. */\n",
         i, p->fir_len, p->fir_init == OG_FIR_INIT_DIRAC ? "starting as the identity" : "from random taps");
     put(t, "static aa_t %s(aa_layer *l, aa_t v)\n{\n", name);
     put(t, "    int h = aa_dim(l, AA_HEADS);\n");

@@ -5,9 +5,11 @@
  * always changes something and says what, crossover stays in the grammar,
  * the distance is a distance; then a dozen diverse genomes verify in the
  * sandboxed runner at `tiny` (the worst-case one at `small` too) and three
- * of them train.
+ * of them train; `asiarch genome` draws, renders and mutates from the shell.
  */
+#include <cJSON.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -496,6 +498,89 @@ TEST(the_largest_genome_fits_the_budget_at_small)
     sb_result_free(&res);
 }
 
+/* ---- asiarch genome ----------------------------------------------------------------------------- */
+
+/* Run `asiarch ARGS` in the shell; stdout into *out (malloc'd), stderr into
+ * *err (malloc'd, may be NULL); returns the exit status. */
+static int run_cli(const char *args, char **out, char **err)
+{
+    char cmd[1024], errpath[300];
+    snprintf(errpath, sizeof errpath, "%s/stderr", corpus);
+    snprintf(cmd, sizeof cmd, "%s %s 2>'%s'", ASIARCH_BINARY, args, errpath);
+    FILE *p = popen(cmd, "r");
+    size_t cap = 1 << 16, len = 0, k;
+    char *buf = malloc(cap);
+    while (p && buf && (k = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+        len += k;
+        if (cap - len < 1024) buf = realloc(buf, cap *= 2);
+    }
+    if (buf) buf[len] = '\0';
+    int status = p ? pclose(p) : -1;
+    *out = buf;
+    if (err) {
+        FILE *f = fopen(errpath, "r");
+        char *e = calloc(1, 4096);
+        if (f && e) e[fread(e, 1, 4095, f)] = '\0';
+        if (f) fclose(f);
+        *err = e;
+    }
+    unlink(errpath);
+    return status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(the_genome_command_draws_renders_and_mutates)
+{
+    char *a, *b, *err, args[512], path[300];
+    CHECK(run_cli("genome random --seed 3", &a, NULL) == 0);
+    CHECK(run_cli("genome random --seed 3", &b, NULL) == 0);
+    CHECK(a && b && !strcmp(a, b));                     /* a seed is a genome */
+    og_genome g, expected;
+    uint64_t rng = 3;
+    og_random(&expected, &rng);
+    char e[256] = "";
+    CHECK_MSG(a && og_from_source(a, &g, e, sizeof e) == 0 && og_equal(&g, &expected), "%s", e);
+    free(b);
+
+    /* render: the printed candidate, back to the same file through a pipe */
+    snprintf(path, sizeof path, "%s/cand.c", corpus);
+    FILE *f = fopen(path, "w");
+    if (f && a) { fputs(a, f); fclose(f); }
+    snprintf(args, sizeof args, "genome render - < '%s'", path);
+    CHECK(run_cli(args, &b, NULL) == 0 && b && a && !strcmp(a, b));
+    free(a);
+    free(b);
+
+    /* mutate --json: a child, what changed, and its source */
+    snprintf(args, sizeof args, "genome mutate '%s' --seed 5 --json", path);
+    CHECK(run_cli(args, &a, NULL) == 0);
+    cJSON *o = a ? cJSON_Parse(a) : NULL;
+    const cJSON *what = cJSON_GetObjectItemCaseSensitive(o, "what");
+    const cJSON *source = cJSON_GetObjectItemCaseSensitive(o, "source");
+    og_genome child;
+    CHECK(cJSON_IsString(what) && what->valuestring[0]);
+    CHECK(og_from_json(cJSON_GetObjectItemCaseSensitive(o, "genome"), &child, e, sizeof e) == 0);
+    CHECK(!og_equal(&child, &expected));
+    CHECK(cJSON_IsString(source) && strstr(source->valuestring, "AA_MOTIVATION(\"A mutation of "));
+    cJSON_Delete(o);
+    free(a);
+    unlink(path);
+
+    /* a genome outside the grammar: exit 1 and the place of the mistake */
+    snprintf(path, sizeof path, "%s/bad.json", corpus);
+    if ((f = fopen(path, "w"))) {
+        fputs("{\"paths\": [{\"kind\": \"fir\", \"length\": 20}], \"router\": {\"kind\": \"sigmoid\"}}", f);
+        fclose(f);
+    }
+    snprintf(args, sizeof args, "genome render '%s'", path);
+    CHECK(run_cli(args, &a, &err) == 1);
+    CHECK_STR_CONTAINS(err, "paths[0].length: 20 is outside 2..16");
+    free(a);
+    free(err);
+    unlink(path);
+    CHECK(run_cli("genome random --seed -1", &a, NULL) == 2);
+    free(a);
+}
+
 /* RUN, with the test's wall time (the suite is meant to stay near a minute on 2 cores). */
 #define TIMED_RUN(name)                                                                            \
     do {                                                                                           \
@@ -519,6 +604,7 @@ int main(void)
     TIMED_RUN(motivation_is_escaped_exactly);
     TIMED_RUN(a_diverse_sample_verifies_in_the_sandbox_and_three_train);
     TIMED_RUN(the_largest_genome_fits_the_budget_at_small);
+    TIMED_RUN(the_genome_command_draws_renders_and_mutates);
     remove_corpus();
     return test_summary();
 }
