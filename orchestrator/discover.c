@@ -175,32 +175,61 @@ static int load_baseline(orch *o, const db_candidate *c)
     return 0;
 }
 
+typedef struct baseline_job {
+    orch *o;
+    or_worker *w;
+    or_candidate c;
+} baseline_job;
+
+static void *baseline_main(void *arg)
+{
+    baseline_job *b = arg;
+    or_worker_stage(b->o, b->w, "baseline %s", b->c.name);
+    or_evaluate(b->o, b->w, &b->c);
+    or_candidate_free(&b->c);
+    return NULL;
+}
+
+/* The id of this run's baseline `name`, inserting it when new; 0 when it is
+ * already scored (nothing to do) or cannot be stored. */
+static int64_t baseline_to_train(orch *o, const db_candidate_list *all, const char *name)
+{
+    int64_t id = 0;
+    for (int k = 0; k < all->n; k++)
+        if (all->items[k].is_baseline && !strcmp(all->items[k].name, name)) id = all->items[k].id;
+    db_candidate c;
+    if (id && db_candidate_get(o->db, id, &c) == 0) {
+        int scored = c.status == DB_SCORED;
+        db_candidate_free(&c);
+        return scored ? 0 : id;
+    }
+    db_candidate_new nc = {.run_id = o->run_id, .name = name, .is_baseline = 1,
+                           .motivation = "baseline: the reference mixer, trained with the run's budget and seed"};
+    return db_candidate_insert(o->db, &nc, &id) == 0 ? id : 0;
+}
+
+/* Both baselines at once when there are two workers: the second would idle. */
 static void train_baselines(orch *o)
 {
     db_candidate_list all = {0};
     db_candidate_list_all(o->db, o->run_id, -1, &all);
-    for (int i = 0; i < OR_MAX_BASELINES && !(o->cancel && *o->cancel); i++) {
-        int64_t id = 0;
-        for (int k = 0; k < all.n; k++)
-            if (all.items[k].is_baseline && !strcmp(all.items[k].name, baseline_refs[i])) id = all.items[k].id;
-        db_candidate c;
-        if (id && db_candidate_get(o->db, id, &c) == 0) {
-            int scored = c.status == DB_SCORED;
-            db_candidate_free(&c);
-            if (scored) continue;
-        }
-        if (!id) {
-            db_candidate_new nc = {.run_id = o->run_id, .name = baseline_refs[i], .is_baseline = 1,
-                                   .motivation = "baseline: the reference mixer, trained with the run's budget and seed"};
-            if (db_candidate_insert(o->db, &nc, &id) < 0) continue;
-        }
-        or_candidate cand = {.id = id, .reference = baseline_refs[i], .is_baseline = 1,
-                             .name = strdup(baseline_refs[i]), .motivation = strdup("baseline")};
-        or_worker_stage(o, &o->workers[0], "baseline %s", baseline_refs[i]);
-        or_evaluate(o, &o->workers[0], &cand);
-        or_candidate_free(&cand);
+    baseline_job jobs[OR_MAX_BASELINES];
+    pthread_t threads[OR_MAX_BASELINES];
+    int n = 0;
+    for (int i = 0; i < OR_MAX_BASELINES; i++) {
+        int64_t id = baseline_to_train(o, &all, baseline_refs[i]);
+        if (!id) continue;
+        jobs[n] = (baseline_job){.o = o, .w = &o->workers[n % o->cfg->workers],
+                                 .c = {.id = id, .reference = baseline_refs[i], .is_baseline = 1,
+                                       .name = strdup(baseline_refs[i]), .motivation = strdup("baseline")}};
+        n++;
     }
     db_candidate_list_free(&all);
+    for (int i = 0; i < n; i += o->cfg->workers) {
+        int batch = n - i < o->cfg->workers ? n - i : o->cfg->workers;
+        for (int k = 0; k < batch; k++) pthread_create(&threads[i + k], NULL, baseline_main, &jobs[i + k]);
+        for (int k = 0; k < batch; k++) pthread_join(threads[i + k], NULL);
+    }
     db_candidate_list_all(o->db, o->run_id, DB_SCORED, &all);
     for (int k = 0; k < all.n; k++)
         if (all.items[k].is_baseline) load_baseline(o, &all.items[k]);
