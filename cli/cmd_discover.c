@@ -121,6 +121,7 @@ static void print_summary(const or_config *c, const or_summary *s, int json)
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "run", (double)s->run_id);
         cJSON_AddBoolToObject(o, "resumed", s->resumed);
+        cJSON_AddBoolToObject(o, "stopped", s->stopped);
         cJSON_AddNumberToObject(o, "scored", s->scored);
         cJSON_AddNumberToObject(o, "failed", s->failed);
         cJSON_AddNumberToObject(o, "rejected", s->rejected);
@@ -143,6 +144,8 @@ static void print_summary(const or_config *c, const or_summary *s, int json)
            "outside training)\n",
            (long long)s->run_id, s->resumed ? " (resumed)" : "", s->scored, s->failed, s->rejected, s->duplicates,
            s->wall_s, 100 * s->overhead_share);
+    if (s->stopped)
+        printf("stopped by the user: interrupted candidates are retried when the same command runs again\n");
     if (s->best_id)
         printf("best: #%d %s, score %.4f   (`asiarch db --db %s show %d`)\n", s->best_id, s->best_name, s->best_score,
                c->db_path, s->best_id);

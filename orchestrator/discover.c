@@ -273,6 +273,7 @@ static int budget_left(orch *o)
  * new proposal from a selected parent. 0, 1 when there is none, -1 error. */
 static int next_candidate(orch *o, or_candidate *c)
 {
+    if (o->cancel && *o->cancel) return 1;   /* stopping: what is interrupted stays so until a resume */
     db_candidate_list retry = {0};
     if (db_candidate_list_all(o->db, o->run_id, DB_INTERRUPTED, &retry) == 0 && retry.n > 0) {
         db_candidate *r = &retry.items[0];
@@ -307,13 +308,14 @@ static int next_candidate(orch *o, or_candidate *c)
     }
     if (db_candidate_insert(o->db, &nc, &c->id) < 0) or_event(o, 0, "error", "storing a proposal: %s", db_error(o->db));
     else if (rc < 0) {
-        char *reps = NULL;
-        if (asprintf(&reps, "[{\"stage\":\"propose\",\"file\":\"\",\"line\":0,\"col\":0,\"rule\":\"propose/answer\","
-                            "\"message\":\"proposal failed\",\"snippet\":\"\"}]") < 0)
-            reps = NULL;
-        db_attempt_new a = {.candidate_id = c->id, .stage = "propose", .reports_json = reps};
+        aa_reports reps = {0};
+        aa_report_add(&reps, "propose", "", 0, 0, o->llm ? "propose/answer" : "propose/builtin", "%s", err);
+        char *json = aa_reports_json(&reps);
+        db_attempt_new a = {.candidate_id = c->id, .stage = "propose", .reports_json = json,
+                            .prompt_tokens = c->costs.prompt_tokens, .completion_tokens = c->costs.completion_tokens};
         db_attempt_add(o->db, &a, NULL);
-        free(reps);
+        free(json);
+        aa_reports_free(&reps);
     }
     free(ref_list.items);   /* items were borrowed from ranked */
     db_candidate_list_free(&ranked);
@@ -393,6 +395,7 @@ static void summarise(orch *o, or_summary *s)
     int64_t counts[DB_STATUS_COUNT] = {0};
     db_count_by_status(o->db, o->run_id, counts);
     s->run_id = o->run_id;
+    s->stopped = o->cancel && *o->cancel;
     s->scored = (int)counts[DB_SCORED];
     s->failed = (int)counts[DB_FAILED];
     s->rejected = (int)counts[DB_REJECTED];
@@ -480,6 +483,9 @@ int or_discover(const or_config *cfg, volatile int *cancel, or_summary *summary,
         db_candidate_list_all(o->db, o->run_id, -1, &mine);
         for (int i = 0; i < mine.n; i++) o->proposed += !mine.items[i].is_baseline;
         db_candidate_list_free(&mine);
+        /* A resumed run continues its random sequence instead of replaying
+         * it (which would propose the same genomes again). */
+        o->rng ^= (uint64_t)o->proposed * 0xD1B54A32D192ED03ull;
         train_baselines(o);
         if (o->n_base == 0 && !(cancel && *cancel)) {
             snprintf(err, errlen, "the baselines did not train (see `asiarch db list --status failed`)");

@@ -56,6 +56,7 @@ void or_config_free_json(void *keep);
 typedef struct or_summary {
     int64_t run_id;
     int resumed;
+    int stopped;                /* ended by the user (cancel): resumable */
     int scored, failed, rejected, duplicates, interrupted_retried;
     int best_id;
     double best_score;
