@@ -7,6 +7,8 @@
  *   resume    kill -9 while a candidate trains, run again: nothing finished
  *             is lost or run twice, the interrupted one is retried once and
  *             marked
+ *   ctrl-c    SIGINT stops cleanly (exit 0, summary says so, the running
+ *             candidate is interrupted) and the same command finishes the run
  *   llm       a scripted OpenAI-compatible server: a broken candidate that
  *             needs two repairs (the repair prompts carry the exact
  *             reports), a hostile one the checker rejects, a duplicate of a
@@ -155,6 +157,62 @@ TEST(resume_after_kill_9)
     db_candidate_list_free(&before);
     db_candidate_list_free(&after);
     db_close(db);
+}
+
+/* Ctrl-C (SIGINT) while a candidate trains: exit 0, the candidate is left
+ * interrupted, and the same command later finishes the run. */
+TEST(ctrl_c_stops_cleanly_and_resumes)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s/stdout-c", dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (chdir(dir) != 0 || !freopen(cmd, "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(127);
+        execl(ASIARCH_BINARY, "asiarch", "discover", "--data", corpus, "--db", "c.db", "--budget", "2", "--scale",
+              "tiny", "--steps", "200", "--no-mqar", "--seed", "7", "--json", (char *)NULL);
+        _exit(127);
+    }
+    int signalled = 0;
+    for (int i = 0; i < 600 && !signalled; i++) {
+        usleep(200000);
+        aa_db *db = open_db("c.db");
+        if (!db) continue;
+        db_candidate_list running = {0};
+        if (db_candidate_list_all(db, 0, DB_RUNNING, &running) == 0 && count(&running, 0, DB_RUNNING) > 0) {
+            kill(pid, SIGINT);
+            signalled = 1;
+        }
+        db_candidate_list_free(&running);
+        db_close(db);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    CHECK(signalled && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s/stdout-c", dir);
+    FILE *f = fopen(cmd, "r");
+    if (f) {
+        out = calloc(1, 4096);
+        if (fread(out, 1, 4095, f) == 0) out[0] = 0;
+        fclose(f);
+    }
+    cJSON *s = cJSON_Parse(out ? out : "");
+    CHECK_MSG(cJSON_IsTrue(cJSON_GetObjectItem(s, "stopped")), "summary: %s", out ? out : "(none)");
+    cJSON_Delete(s);
+    free(out);
+    aa_db *db = open_db("c.db");
+    db_candidate_list all = {0};
+    if (db) db_candidate_list_all(db, 0, -1, &all);
+    CHECK_MSG(count(&all, 0, DB_INTERRUPTED) == 1, "interrupted: %d", count(&all, 0, DB_INTERRUPTED));
+    db_candidate_list_free(&all);
+    if (db) db_close(db);
+    CHECK(run("--db c.db --budget 2 --scale tiny --steps 200 --no-mqar --seed 7", NULL) == 0);
+    db = open_db("c.db");
+    if (db) db_candidate_list_all(db, 0, -1, &all);
+    CHECK(count(&all, 0, -1) == 2 && count(&all, 0, DB_INTERRUPTED) == 0 && count(&all, 1, DB_SCORED) == 2);
+    for (int i = 0; i < all.n; i++) CHECK(db_status_is_final(all.items[i].status));
+    db_candidate_list_free(&all);
+    if (db) db_close(db);
 }
 
 /* ---- the language-model proposer against a scripted server ---------------------- */
@@ -343,6 +401,7 @@ int main(void)
     }
     RUN(builtin_budget_6_tiny);
     RUN(resume_after_kill_9);
+    RUN(ctrl_c_stops_cleanly_and_resumes);
     RUN(llm_proposer_with_repairs_and_a_misbehaving_endpoint);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
