@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "orch_internal.h"
@@ -47,13 +46,6 @@ void or_worker_stage(orch *o, or_worker *w, const char *fmt, ...)
     or_lock(o);
     memcpy(w->stage, buf, sizeof w->stage);
     or_unlock(o);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /* ---- configuration --------------------------------------------------------------- */
@@ -265,7 +257,7 @@ int or_metrics_from_json(const char *json, rt_metrics *m)
 static int budget_left(orch *o)
 {
     if (o->cancel && *o->cancel) return 0;
-    if (o->cfg->hours > 0 && now_s() - o->t_start > o->cfg->hours * 3600) return 0;
+    if (o->cfg->hours > 0 && rt_now() - o->t_start > o->cfg->hours * 3600) return 0;
     return o->proposed < o->cfg->budget;
 }
 
@@ -356,7 +348,7 @@ static void draw_status(orch *o)
     db_top_scored(o->db, o->run_id, 1, DB_RANK_NO_BASELINES, &top);
     char line[512];
     int at = snprintf(line, sizeof line, "\r[%3.0fs] done %lld  running %lld  failed %lld  best %s %.3f ",
-                      now_s() - o->t_start, (long long)counts[DB_SCORED], (long long)counts[DB_RUNNING],
+                      rt_now() - o->t_start, (long long)counts[DB_SCORED], (long long)counts[DB_RUNNING],
                       (long long)(counts[DB_FAILED] + counts[DB_REJECTED] + counts[DB_DUPLICATE]),
                       top.n ? top.items[0].name : "-", top.n ? top.items[0].score : 0.0);
     for (int i = 0; i < o->cfg->workers && at < (int)sizeof line - 40; i++)
@@ -408,7 +400,7 @@ static void summarise(orch *o, or_summary *s)
         snprintf(s->best_name, sizeof s->best_name, "%s", top.items[0].name);
     }
     db_candidate_list_free(&top);
-    s->wall_s = now_s() - o->t_start;
+    s->wall_s = rt_now() - o->t_start;
     s->training_s = o->training_s;
     double capacity = s->wall_s * o->cfg->workers;
     s->overhead_share = capacity > 0 ? 1.0 - o->training_s / capacity : 0;
@@ -449,7 +441,7 @@ int or_discover(const or_config *cfg, volatile int *cancel, or_summary *summary,
     o->cancel = cancel;
     o->summary = summary;
     o->rng = cfg->seed * 0x9E3779B97F4A7C15ull + 1;
-    o->t_start = now_s();
+    o->t_start = rt_now();
     o->ref_base = -1;
     /* Recursive: events are logged both from code that holds the lock and
      * from code that does not. */

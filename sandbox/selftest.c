@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sb_internal.h"
@@ -121,13 +120,6 @@ static int judge(const sb_result *res, char *out, size_t len)
     return 0;
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
 static void run_one(const sb_attack *a, sb_profile profile, int cuda, const selftest_dirs *d, FILE *sink,
                     sb_selftest_entry *e, char *applied, size_t applied_len)
 {
@@ -142,9 +134,9 @@ static void run_one(const sb_attack *a, sb_profile profile, int cuda, const self
     job.limits = (sb_limits){.wall_s = 5, .cpu_s = 2, .address_space = 1ull << 30, .max_output = 64 << 10,
                              .threads = 1};
     sb_result res;
-    double t = now_ms();
+    double t = rt_now();
     sb_run(&job, &res);
-    e->ms = now_ms() - t;
+    e->ms = (rt_now() - t) * 1e3;
     e->attack = a;
     e->contained = judge(&res, e->outcome, sizeof e->outcome);
     char damage[200];

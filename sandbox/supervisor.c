@@ -37,13 +37,6 @@
 #define ASIARCH_RUNNER_BUILD_PATH ""
 #endif
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* ---- small public helpers --------------------------------------------------------- */
 
 int sb_profile_parse(const char *name, sb_profile *out)
@@ -327,7 +320,7 @@ static int start(const sb_job *job, runner *r, sb_result *res)
     int n_limits = plan_limits(job, limits);
     build_env(job, r);
     pid_t parent = getpid();
-    r->t_fork = now_s();
+    r->t_fork = rt_now();
     r->pid = fork();
     if (r->pid < 0) {
         setup_failed(res, "fork failed: %s", strerror(errno));
@@ -448,7 +441,7 @@ static int handle(watch *w, uint32_t type, const char *body, size_t len)
         if (len != sizeof(sb_wire_locked)) return -1;
         memcpy(res->applied, ((const sb_wire_locked *)body)->applied, sizeof res->applied);
         terminate(res->applied, sizeof res->applied);
-        res->startup_ms = (now_s() - w->r->t_fork) * 1e3;
+        res->startup_ms = (rt_now() - w->r->t_fork) * 1e3;
         return 0;
     }
     case SB_MSG_PROGRESS: {
@@ -458,7 +451,7 @@ static int handle(watch *w, uint32_t type, const char *body, size_t len)
         if (w->job->progress) w->job->progress(w->job->progress_ctx, p.step, p.steps, p.loss, p.tokens_per_s, p.eta_s);
         char why[200] = "";
         if (w->job->should_stop &&
-            w->job->should_stop(w->job->stop_ctx, p.step, p.steps, p.loss, now_s() - w->r->t_fork, why, sizeof why))
+            w->job->should_stop(w->job->stop_ctx, p.step, p.steps, p.loss, rt_now() - w->r->t_fork, why, sizeof why))
             kill_runner(w, SB_STOPPED, "early stop at step %d of %d: %s", p.step, p.steps, why);
         return 0;
     }
@@ -572,20 +565,20 @@ static void watch_runner(watch *w)
     while (n_open > 0) {
         struct pollfd p[3];
         for (int i = 0; i < 3; i++) p[i] = (struct pollfd){.fd = open_fds[i], .events = POLLIN};
-        double t = now_s(), until = w->killed ? drain_until : deadline;
+        double t = rt_now(), until = w->killed ? drain_until : deadline;
         int ms = isinf(until) ? -1 : until <= t ? 0 : (int)((until - t) * 1e3) + 1;
         if (w->job->cancel && (ms < 0 || ms > 200)) ms = 200;   /* notice a cancel soon */
         if (w->job->cancel && *w->job->cancel && !w->killed) {
             kill_runner(w, SB_STOPPED, "cancelled");
-            drain_until = now_s() + 2;
+            drain_until = rt_now() + 2;
         }
         int rc = poll(p, 3, ms);
         if (rc < 0 && errno == EINTR) continue;
         if (rc == 0) {
             if (w->killed) break;   /* the group is dead; something odd holds a pipe */
-            if (now_s() < deadline) continue;   /* a cancel check, not the deadline */
+            if (rt_now() < deadline) continue;   /* a cancel check, not the deadline */
             kill_runner(w, SB_TIMEOUT, "the wall-clock limit of %.0f s", w->job->limits.wall_s);
-            drain_until = now_s() + 2;
+            drain_until = rt_now() + 2;
             continue;
         }
         for (int i = 0; i < 3; i++) {
@@ -596,7 +589,7 @@ static void watch_runner(watch *w)
                 n_open--;
             }
         }
-        if (w->killed && isinf(drain_until)) drain_until = now_s() + 2;
+        if (w->killed && isinf(drain_until)) drain_until = rt_now() + 2;
     }
 }
 
@@ -741,7 +734,7 @@ int sb_run(const sb_job *job, sb_result *res)
     memset(res, 0, sizeof *res);
     runner r = {.pid = -1, .channel = -1, .death = -1, .output = -1};
     for (int i = 0; i < SB_FD_COUNT; i++) r.child[i] = -1;
-    double t0 = now_s();
+    double t0 = rt_now();
     int rc = -1;
     if (runner_path(job, r.path, sizeof r.path) < 0) {
         setup_failed(res, "the runner program %s is missing or not executable (set ASIARCH_RUNNER, or install "
@@ -755,7 +748,7 @@ int sb_run(const sb_job *job, sb_result *res)
         int status = 0;
         while (waitpid(r.pid, &status, 0) < 0 && errno == EINTR) {}
         reap_group(r.pid);
-        res->wall_s = now_s() - t0;
+        res->wall_s = rt_now() - t0;
         classify(&w, status);
         free(w.buf);
         finish_save(job, &r, res);
@@ -767,6 +760,6 @@ int sb_run(const sb_job *job, sb_result *res)
     close_fd(&r.output);
     if (r.root[0]) rmdir(r.root);
     if (rc < 0 && r.save_tmp[0]) unlink(r.save_tmp);
-    res->wall_s = now_s() - t0;
+    res->wall_s = rt_now() - t0;
     return rc;
 }
