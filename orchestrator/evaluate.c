@@ -159,24 +159,17 @@ static int judged_novel(orch *o, or_candidate *c, const char *closest, double si
     char sim[256], err[256];
     snprintf(sim, sizeof sim, "%s (structure and motivation similarity %.2f)", closest, similarity);
     llm_var vars[] = {{"name", c->name}, {"motivation", c->motivation}, {"source", c->source}, {"similar", sim}};
+    char *answer = or_ask(o, "novelty", vars, 4, &c->costs, err, sizeof err);
     llm_error e;
-    char *prompt = NULL;
-    if (llm_prompt_render("novelty", vars, 4, &prompt, &e) < 0) return novel;
-    llm_message msg = {"user", prompt};
-    llm_reply reply;
-    if (llm_chat(o->llm, &msg, 1, &reply, &e) == 0 && llm_parse_novelty(reply.content, &v, &e) == 0) {
+    if (answer && llm_parse_novelty(answer, &v, &e) == 0) {
         novel = v.novel;
         snprintf(why, len, "novelty judge: %s", v.reason ? v.reason : "");
         llm_novelty_free(&v);
     } else {
-        snprintf(err, sizeof err, "%.200s", e.message);
-        snprintf(why + strlen(why), len - strlen(why), " (the novelty judge's answer was not usable: %.120s)", err);
+        snprintf(why + strlen(why), len - strlen(why), " (the novelty judge's answer was not usable: %.120s)",
+                 answer ? e.message : err);
     }
-    c->costs.prompt_tokens += reply.prompt_tokens;
-    c->costs.completion_tokens += reply.completion_tokens;
-    c->costs.cost_usd += reply.cost_usd;
-    llm_reply_free(&reply);
-    free(prompt);
+    free(answer);
     return novel;
 }
 

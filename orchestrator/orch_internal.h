@@ -72,6 +72,10 @@ int or_propose(orch *o, const db_candidate *parent, const db_candidate_list *ref
                size_t errlen);
 int or_repair(orch *o, or_candidate *c, const char *stage, const aa_reports *reps, int attempt, char *err,
               size_t errlen);
+/* One user message with a rendered template for the model; the answer's
+ * text (malloc'd), or NULL with err. Tokens and cost are added to costs. */
+char *or_ask(orch *o, const char *template_name, const llm_var *vars, int n, db_costs *costs, char *err,
+             size_t errlen);
 /* Analyst and judge: rule-based with the built-in proposer, the model otherwise. */
 int or_judge(orch *o, const or_candidate *c, const rt_metrics *m, double novelty, long params, llm_judgement *out);
 char *or_analyse(orch *o, const or_candidate *c, const rt_metrics *m, db_costs *costs);

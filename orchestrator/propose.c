@@ -62,8 +62,7 @@ static void add_costs(db_costs *c, const llm_reply *r)
     c->cost_usd += r->cost_usd;
 }
 
-/* One user message with a rendered template; the answer's text, or NULL with err. */
-static char *ask(orch *o, const char *template_name, const llm_var *vars, int n, db_costs *costs, char *err,
+char *or_ask(orch *o, const char *template_name, const llm_var *vars, int n, db_costs *costs, char *err,
                  size_t errlen)
 {
     llm_error e;
@@ -232,7 +231,7 @@ static int llm_propose(orch *o, const db_candidate *parent, const db_candidate_l
                       {"cognition", cognition ? cognition : ""},
                       {"dsl_reference", jit_dsl_header}};
     or_unlock(o);   /* no database access during the call */
-    char *answer = ask(o, "researcher", vars, (int)(sizeof vars / sizeof vars[0]), &out->costs, err, errlen);
+    char *answer = or_ask(o, "researcher", vars, (int)(sizeof vars / sizeof vars[0]), &out->costs, err, errlen);
     or_lock(o);
     free(results);
     free(references);
@@ -252,7 +251,7 @@ static int llm_repair(orch *o, or_candidate *c, const char *stage, const aa_repo
     snprintf(max, sizeof max, "%d", o->cfg->max_repairs);
     llm_var vars[] = {{"stage", stage},      {"attempt", num},         {"max_attempts", max},
                       {"report", report ? report : ""}, {"source", c->source}, {"dsl_reference", jit_dsl_header}};
-    char *answer = ask(o, "repair", vars, (int)(sizeof vars / sizeof vars[0]), &c->costs, err, errlen);
+    char *answer = or_ask(o, "repair", vars, (int)(sizeof vars / sizeof vars[0]), &c->costs, err, errlen);
     free(report);
     if (!answer) return -1;
     int rc = take_code(answer, c, err, errlen);
@@ -297,7 +296,7 @@ int or_judge(orch *o, const or_candidate *c, const rt_metrics *m, double novelty
     llm_var vars[] = {{"name", c->name}, {"motivation", c->motivation}, {"results", results ? results : ""},
                       {"source", c->source ? c->source : ""}, {"baselines", baselines ? baselines : ""}};
     db_costs costs = {0};
-    char *answer = ask(o, "judge", vars, 5, &costs, err, sizeof err);
+    char *answer = or_ask(o, "judge", vars, 5, &costs, err, sizeof err);
     llm_judgement j;
     llm_error e;
     if (answer && llm_parse_judgement(answer, &j, &e) == 0) {
@@ -335,7 +334,7 @@ static char *llm_analyse(orch *o, const or_candidate *c, const rt_metrics *m, co
                       {"source", c->source ? c->source : ""}, {"parent", parent ? parent : ""},
                       {"grandparent", grand ? grand : ""}, {"siblings", "(not listed)"},
                       {"baselines", baselines ? baselines : ""}};
-    char *answer = ask(o, "analyst", vars, 8, costs, err, sizeof err);
+    char *answer = or_ask(o, "analyst", vars, 8, costs, err, sizeof err);
     free(results);
     free(parent);
     free(grand);
