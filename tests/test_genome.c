@@ -18,6 +18,7 @@
 #include "jit.h"
 #include "sandbox.h"
 #include "test.h"
+#include "test_corpus.h"
 
 #define N_RANDOM 300
 #define N_CHAINS 30
@@ -26,26 +27,6 @@
 
 static char corpus[] = "/tmp/asiarch-test-genome-XXXXXX";
 static char train_path[256], val_path[256];
-
-static int prepare_corpus(void)
-{
-    char err[512];
-    dt_prepare_info info;
-    if (!mkdtemp(corpus) || dt_prepare_bytes(NULL, corpus, 0.05, &info, err, sizeof err) < 0) {
-        fprintf(stderr, "cannot prepare the corpus: %s\n", err);
-        return -1;
-    }
-    snprintf(train_path, sizeof train_path, "%s/train.bin", corpus);
-    snprintf(val_path, sizeof val_path, "%s/val.bin", corpus);
-    return 0;
-}
-
-static void remove_corpus(void)
-{
-    unlink(train_path);
-    unlink(val_path);
-    if (rmdir(corpus) != 0) fprintf(stderr, "note: could not remove %s\n", corpus);
-}
 
 /* A seed word for stream s (the same s gives the same genomes). */
 static uint64_t seed_of(int s) { return 0x5eed0000ULL + (uint64_t)s * 0x9E3779B97F4A7C15ULL; }
@@ -593,7 +574,7 @@ TEST(the_genome_command_draws_renders_and_mutates)
 
 int main(void)
 {
-    if (prepare_corpus() < 0) return 1;
+    if (test_corpus_prepare(corpus, train_path, sizeof train_path, val_path, sizeof val_path) < 0) return 1;
     TIMED_RUN(random_genomes_render_valid_candidates);
     TIMED_RUN(mutation_chains_change_something_and_stay_valid);
     TIMED_RUN(mutate_in_place_and_what_may_be_null);
@@ -605,6 +586,6 @@ int main(void)
     TIMED_RUN(a_diverse_sample_verifies_in_the_sandbox_and_three_train);
     TIMED_RUN(the_largest_genome_fits_the_budget_at_small);
     TIMED_RUN(the_genome_command_draws_renders_and_mutates);
-    remove_corpus();
+    test_corpus_remove(corpus);
     return test_summary();
 }

@@ -23,22 +23,10 @@
 #include "sandbox.h"
 #include "sb_internal.h"
 #include "test.h"
+#include "test_corpus.h"
 
 static char corpus[] = "/tmp/asiarch-test-sandbox-XXXXXX";
 static char train_path[256], val_path[256];
-
-static int prepare_corpus(void)
-{
-    char err[512];
-    dt_prepare_info info;
-    if (!mkdtemp(corpus) || dt_prepare_bytes(NULL, corpus, 0.05, &info, err, sizeof err) < 0) {
-        fprintf(stderr, "cannot prepare the corpus: %s\n", err);
-        return -1;
-    }
-    snprintf(train_path, sizeof train_path, "%s/train.bin", corpus);
-    snprintf(val_path, sizeof val_path, "%s/val.bin", corpus);
-    return 0;
-}
 
 static int count_fds(void)
 {
@@ -391,7 +379,7 @@ TEST(checkpoint_round_trips_through_the_runner)
 
 int main(void)
 {
-    if (prepare_corpus() < 0) return 1;
+    if (test_corpus_prepare(corpus, train_path, sizeof train_path, val_path, sizeof val_path) < 0) return 1;
     RUN(kernel_has_seccomp);
     RUN(every_profile_builds);
     RUN(cuda_rules_allow_only_the_device_fds);
@@ -404,8 +392,6 @@ int main(void)
     RUN(failures_come_back_as_reports_and_the_supervisor_goes_on);
     RUN(missing_runner_is_a_setup_error);
     RUN(checkpoint_round_trips_through_the_runner);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", corpus);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", corpus);
+    test_corpus_remove(corpus);
     return test_summary();
 }
