@@ -96,6 +96,10 @@ void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(prin
 /* Print one JSON value on stdout and free it; EXIT_OK or EXIT_FAILED (out of memory). */
 typedef struct cJSON cJSON;
 int cli_print_json(const char *cmd, cJSON *obj);
+/* A flag's value: the whole string must be a number within [lo, hi], else a
+ * message "FLAG expects ... in [lo, hi], got 'S'" and -1. */
+int cli_parse_int(const char *cmd, const char *flag, const char *s, long long lo, long long hi, long long *out);
+int cli_parse_double(const char *cmd, const char *flag, const char *s, double lo, double hi, double *out);
 /* 1 if stderr is a terminal (progress lines are drawn only then). */
 int cli_is_tty(void);
 

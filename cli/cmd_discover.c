@@ -51,15 +51,6 @@ static void discover_usage(FILE *out)
 enum { O_DB = 300, O_LLM, O_MODEL, O_BUDGET, O_HOURS, O_WORKERS, O_SCALE, O_STEPS, O_NO_MQAR, O_SEED, O_REPAIRS,
        O_CONFIG, O_DATA, O_RUN_DIR, O_JSON, O_LLM_TIMEOUT };
 
-static int parse_number(const char *flag, const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    *out = strtod(s, &end);
-    if (*s && !*end && *out >= lo && *out <= hi) return 0;
-    cli_error("discover", "%s expects a number in [%g, %g], got '%s'", flag, lo, hi, s);
-    return -1;
-}
-
 static int parse(int argc, char **argv, or_config *c, cli_sandbox_opts *so, int *json, void **keep)
 {
     static const struct option opts[] = {
@@ -77,21 +68,22 @@ static int parse(int argc, char **argv, or_config *c, cli_sandbox_opts *so, int 
     opterr = 0;
     int ch;
     double v;
+    long long n;
     char err[512];
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
         case O_DB: c->db_path = optarg; break;
         case O_LLM: c->llm_url = optarg; break;
         case O_MODEL: c->model = optarg; break;
-        case O_LLM_TIMEOUT: if (parse_number("--llm-timeout", optarg, 0.1, 86400, &v)) return -1; c->llm_timeout_s = v; break;
-        case O_BUDGET: if (parse_number("--budget", optarg, 0, 1e6, &v)) return -1; c->budget = (int)v; break;
-        case O_HOURS: if (parse_number("--hours", optarg, 0, 1e4, &v)) return -1; c->hours = v; break;
-        case O_WORKERS: if (parse_number("--workers", optarg, 1, 16, &v)) return -1; c->workers = (int)v; break;
+        case O_LLM_TIMEOUT: if (cli_parse_double("discover", "--llm-timeout", optarg, 0.1, 86400, &v)) return -1; c->llm_timeout_s = v; break;
+        case O_BUDGET: if (cli_parse_int("discover", "--budget", optarg, 0, 1000000, &n)) return -1; c->budget = (int)n; break;
+        case O_HOURS: if (cli_parse_double("discover", "--hours", optarg, 0, 1e4, &v)) return -1; c->hours = v; break;
+        case O_WORKERS: if (cli_parse_int("discover", "--workers", optarg, 1, 16, &n)) return -1; c->workers = (int)n; break;
         case O_SCALE: snprintf(c->scale, sizeof c->scale, "%s", optarg); break;
-        case O_STEPS: if (parse_number("--steps", optarg, 1, 1e8, &v)) return -1; c->steps = (int)v; break;
+        case O_STEPS: if (cli_parse_int("discover", "--steps", optarg, 1, 100000000, &n)) return -1; c->steps = (int)n; break;
         case O_NO_MQAR: c->mqar = 0; break;
-        case O_SEED: if (parse_number("--seed", optarg, 0, 9e18, &v)) return -1; c->seed = (uint64_t)v; break;
-        case O_REPAIRS: if (parse_number("--max-repairs", optarg, 0, 100, &v)) return -1; c->max_repairs = (int)v; break;
+        case O_SEED: if (cli_parse_int("discover", "--seed", optarg, 0, (1LL << 62), &n)) return -1; c->seed = (uint64_t)n; break;
+        case O_REPAIRS: if (cli_parse_int("discover", "--max-repairs", optarg, 0, 100, &n)) return -1; c->max_repairs = (int)n; break;
         case O_CONFIG:
             if (or_config_load_json(optarg, c, keep, err, sizeof err) < 0) {
                 cli_error("discover", "%s", err);

@@ -75,26 +75,10 @@ typedef struct chat_opts {
     int json;
 } chat_opts;
 
-static int parse_number(const char *flag, const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (!*s || *end || !(v >= lo && v <= hi)) {
-        cli_error("llm chat", "%s expects a number in [%g, %g], got '%s'", flag, lo, hi, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 static int parse_integer(const char *flag, const char *s, long lo, long hi, int *out)
 {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) {
-        cli_error("llm chat", "%s expects an integer in [%ld, %ld], got '%s'", flag, lo, hi, s);
-        return -1;
-    }
+    long long v;
+    if (cli_parse_int("llm chat", flag, s, lo, hi, &v) < 0) return -1;
     *out = (int)v;
     return 0;
 }
@@ -131,12 +115,12 @@ static int parse_chat(int argc, char **argv, chat_opts *o)
         case OPT_LLM: o->cfg.base_url = optarg; break;
         case OPT_MODEL: o->cfg.model = optarg; break;
         case OPT_SYSTEM: o->system = optarg; break;
-        case OPT_TIMEOUT: bad = parse_number("--timeout", optarg, 0.001, 86400, &o->cfg.timeout_s); break;
+        case OPT_TIMEOUT: bad = cli_parse_double("llm chat", "--timeout", optarg, 0.001, 86400, &o->cfg.timeout_s); break;
         case OPT_RETRIES: bad = parse_integer("--retries", optarg, 0, 100, &o->cfg.max_retries); break;
-        case OPT_TEMPERATURE: bad = parse_number("--temperature", optarg, 0, 10, &o->cfg.temperature); break;
+        case OPT_TEMPERATURE: bad = cli_parse_double("llm chat", "--temperature", optarg, 0, 10, &o->cfg.temperature); break;
         case OPT_MAX_TOKENS: bad = parse_integer("--max-tokens", optarg, 1, 100000000, &o->cfg.max_tokens); break;
-        case OPT_PRICE_IN: bad = parse_number("--price-in", optarg, 0, 1e6, &o->cfg.price_in); break;
-        case OPT_PRICE_OUT: bad = parse_number("--price-out", optarg, 0, 1e6, &o->cfg.price_out); break;
+        case OPT_PRICE_IN: bad = cli_parse_double("llm chat", "--price-in", optarg, 0, 1e6, &o->cfg.price_in); break;
+        case OPT_PRICE_OUT: bad = cli_parse_double("llm chat", "--price-out", optarg, 0, 1e6, &o->cfg.price_out); break;
         case OPT_LOG_DIR: o->cfg.log_dir = optarg; break;
         case OPT_JSON: o->json = 1; break;
         case 'h': fputs(chat_usage, stdout); return 1;

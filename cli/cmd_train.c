@@ -85,18 +85,6 @@ static const struct option long_opts[] = {
     {"no-verify", no_argument, 0, OPT_NO_VERIFY},
     {"help", no_argument, 0, 'h'},              CLI_SANDBOX_LONG_OPTIONS, {0, 0, 0, 0}};
 
-static int parse_int(const char *cmd, const char *flag, const char *s, long long lo, long long hi, long long *out)
-{
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (*s == 0 || *end != 0 || v < lo || v > hi) {
-        cli_error(cmd, "%s expects an integer in [%lld, %lld], got '%s'", flag, lo, hi, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 /* Parse flags shared by train and eval. Returns 0, 1 (help printed) or -1. */
 static int parse_opts(const char *cmd, int argc, char **argv, train_opts *o)
 {
@@ -114,10 +102,10 @@ static int parse_opts(const char *cmd, int argc, char **argv, train_opts *o)
     while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
         switch (c) {
         case OPT_SCALE: o->scale = optarg; break;
-        case OPT_STEPS: if (parse_int(cmd, "--steps", optarg, 0, 100000000, &v)) return -1; o->steps = (int)v; break;
-        case OPT_SEED: if (parse_int(cmd, "--seed", optarg, 0, (1LL << 62), &v)) return -1; o->seed = v; break;
-        case OPT_THREADS: if (parse_int(cmd, "--threads", optarg, 1, 1024, &v)) return -1; o->threads = (int)v; break;
-        case OPT_BATCHES: if (parse_int(cmd, "--batches", optarg, 1, 1000000, &v)) return -1; o->batches = (int)v; break;
+        case OPT_STEPS: if (cli_parse_int(cmd, "--steps", optarg, 0, 100000000, &v)) return -1; o->steps = (int)v; break;
+        case OPT_SEED: if (cli_parse_int(cmd, "--seed", optarg, 0, (1LL << 62), &v)) return -1; o->seed = v; break;
+        case OPT_THREADS: if (cli_parse_int(cmd, "--threads", optarg, 1, 1024, &v)) return -1; o->threads = (int)v; break;
+        case OPT_BATCHES: if (cli_parse_int(cmd, "--batches", optarg, 1, 1000000, &v)) return -1; o->batches = (int)v; break;
         case OPT_LR: {
             char *end;
             o->lr = strtof(optarg, &end);

@@ -1,6 +1,7 @@
 /* util.c — small helpers shared by the subcommands. */
 #include <cJSON.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -29,4 +30,28 @@ int cli_print_json(const char *cmd, cJSON *obj)
     puts(text);
     free(text);
     return EXIT_OK;
+}
+
+int cli_parse_int(const char *cmd, const char *flag, const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (*s == 0 || *end != 0 || v < lo || v > hi) {
+        cli_error(cmd, "%s expects an integer in [%lld, %lld], got '%s'", flag, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_parse_double(const char *cmd, const char *flag, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (!*s || *end || !(v >= lo && v <= hi)) {
+        cli_error(cmd, "%s expects a number in [%g, %g], got '%s'", flag, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
 }
