@@ -3,7 +3,12 @@
  *
  * Any bytes are a candidate: the checker must return (no crash, no hang),
  * with -1 only when it could not run, and every report it makes must be a
- * well-formed stage-"check" report. Build and run with fuzz/run_fuzz.sh:
+ * well-formed stage-"check" report. The harness runs the checker in-process
+ * (jit_check_in_process), so that the fuzzer sees its coverage; libclang
+ * itself can still crash on some inputs, which asiarch contains by running
+ * the checker in a child (check_spawn.c). fuzz/run_fuzz.sh therefore sorts
+ * the crashes it finds: one inside libclang is contained and must give a
+ * check/crash report from `asiarch check`; one in our own code fails the run.
  *
  *   fuzz/run_fuzz.sh check 60
  */
@@ -13,6 +18,7 @@
 #include <string.h>
 
 #include "jit.h"
+#include "jit_internal.h"
 
 /* A candidate is at most 1 MiB; the checker refuses more without parsing. */
 #define FUZZ_MAX ((size_t)1 << 20)
@@ -37,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     src.len = size;
 
     aa_reports reps = {0};
-    int n = jit_check(&src, &reps);
+    int n = jit_check_in_process(&src, &reps);
     if (n < -1) fail("jit_check returned less than -1", &reps);
     if (n == 0 && reps.n != 0) fail("no violation but reports", &reps);
     if (n > 0 && reps.n == 0) fail("violations but no report", &reps);
@@ -48,8 +54,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!r->rule[0]) fail("a report without a rule id", &reps);
         if (!r->message[0]) fail("a report without a message", &reps);
         if (strcmp(r->file, "fuzz.c") != 0) fail("a report about another file", &reps);
-        if (n > 0 && (r->line < 1 || r->col < 1)) fail("a violation without a position", &reps);
-        if (n > 0 && strncmp(r->rule, "dsl/", 4) != 0) fail("a violation whose rule is not dsl/*", &reps);
+        int whole_file = !strcmp(r->rule, "check/crash");   /* libclang gave up on the file */
+        if (n > 0 && !whole_file && (r->line < 1 || r->col < 1)) fail("a violation without a position", &reps);
+        if (n > 0 && !whole_file && strncmp(r->rule, "dsl/", 4) != 0) fail("a violation whose rule is not dsl/*", &reps);
         if (i > 0 && n > 0 && strcmp(r->rule, "dsl/too-many-violations") != 0) {
             const aa_report *p = &reps.items[i - 1];
             if (p->line > r->line || (p->line == r->line && p->col > r->col)) fail("reports out of source order", &reps);

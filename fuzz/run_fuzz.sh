@@ -7,8 +7,8 @@
 # (-timeout=5 per input), a leak or a broken invariant; the input that
 # triggered it is left in build-fuzz/artifacts/.
 #
-#   fuzz/run_fuzz.sh check 60
-#   fuzz/run_fuzz.sh sandbox 60    (needs the release build: BUILD_DIR, default build)
+#   fuzz/run_fuzz.sh check 60      (needs the release build: BUILD_DIR, default build)
+#   fuzz/run_fuzz.sh sandbox 60    (the same)
 #   fuzz/run_fuzz.sh answer 30
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +29,7 @@ case "$target" in
 check)
     # The DSL header is embedded in the binary, as in the CMake build.
     cmake -DIN=include/asiarch.h -DOUT="$out/dsl_header.c" -P jit/embed_header.cmake
-    srcs=(fuzz/fuzz_check.c jit/check.c jit/source.c report/report.c "$out/dsl_header.c")
+    srcs=(fuzz/fuzz_check.c jit/check.c jit/source.c report/report.c "$out/dsl_header.c")   # in-process checker
     incs=(-Ijit -Ireport -Iinclude -I"$LLVM/include" -I/usr/include/cjson)
     libs=(-L"$LLVM/lib" -Wl,-rpath,"$LLVM/lib" -lclang -lcjson)
     # Tokens of the DSL, so mutations reach past the parser quickly.
@@ -165,6 +165,66 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 # New inputs go to build-fuzz/corpus-TARGET; the seed corpora stay as committed.
-"$out/fuzz_$target" ${dict[@]+"${dict[@]}"} -max_total_time="$seconds" -timeout="$timeout" -rss_limit_mb=4096 \
-    -max_len="$max_len" \
-    -print_final_stats=1 -artifact_prefix="$out/artifacts/" "$out/corpus-$target" "${seeds[@]}"
+if [ "$target" != check ]; then
+    exec "$out/fuzz_$target" ${dict[@]+"${dict[@]}"} -max_total_time="$seconds" -timeout="$timeout" \
+        -rss_limit_mb=4096 -max_len="$max_len" \
+        -print_final_stats=1 -artifact_prefix="$out/artifacts/" "$out/corpus-$target" "${seeds[@]}"
+fi
+
+# The checker runs libclang in-process here (for coverage), and libclang has
+# crashes of its own on some inputs; asiarch contains those by running the
+# checker in a child process. So the fuzzer runs in fork mode and goes on
+# after a crash, and each one it finds is sorted afterwards:
+#   - in libclang or LLVM: contained. `asiarch check` (the release build's,
+#     with its asiarch-check helper) must reject the input with exit 1;
+#   - anywhere in our code (jit/, report/, the harness): a failure.
+build=${BUILD_DIR:-build}
+[ -x "$build/asiarch" ] || { echo "run_fuzz.sh: build $build first (no $build/asiarch)" >&2; exit 2; }
+run_dir="$out/run-check.$$"
+mkdir -p "$run_dir/artifacts"
+trap 'rm -rf "$run_dir"' EXIT
+"$out/fuzz_check" "${dict[@]}" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+    -max_total_time="$seconds" -timeout="$timeout" -rss_limit_mb=4096 -max_len="$max_len" \
+    -print_final_stats=1 -artifact_prefix="$run_dir/artifacts/" "$out/corpus-check" "${seeds[@]}" \
+    > "$run_dir/fuzz.log" 2>&1 || true
+tail -n 25 "$run_dir/fuzz.log"
+
+failed=0
+for a in "$run_dir"/artifacts/*; do
+    [ -e "$a" ] || continue
+    keep="$out/artifacts/$(basename "$a")"
+    cp "$a" "$keep"
+    # Reproduce once, in-process, for the sanitizer's stack trace.
+    timeout 60 "$out/fuzz_check" -timeout="$timeout" -rss_limit_mb=4096 "$a" > "$run_dir/repro.log" 2>&1 || true
+    # The first frame that is not the C library or the sanitizer runtime
+    # ("#3 0x... in f jit/check.c:12" or "#0 0x...  (/lib/.../libclang-14.so.13+0x51727b)").
+    frame=$(grep -E '^ +#[0-9]+ 0x[0-9a-f]+ ' "$run_dir/repro.log" |
+            grep -vE 'libc\.so|libasan|libubsan|/sanitizer_common/|in __interceptor_|in __asan_|in __sanitizer|in __ubsan' |
+            head -n 1 || true)
+    ours=0
+    if grep -q 'invariant broken' "$run_dir/repro.log" ||
+       grep -E 'runtime error' "$run_dir/repro.log" | grep -qE '(jit|report|fuzz)/[a-z_]+\.c'; then
+        ours=1
+    elif [ -n "$frame" ] && ! grep -qE 'libclang|libLLVM' <<<"$frame"; then
+        ours=1
+    fi
+    if [ "$ours" = 1 ]; then
+        echo "run_fuzz.sh: a failure in asiarch's own code; input kept as $keep" >&2
+        echo "  ${frame:-$(grep -m1 -E 'runtime error|ERROR:' "$run_dir/repro.log")}" >&2
+        failed=1
+        continue
+    fi
+    set +e
+    "$build/asiarch" check "$a" > "$run_dir/check.log" 2>&1
+    rc=$?
+    set -e
+    if [ "$rc" != 1 ]; then
+        echo "run_fuzz.sh: libclang fails on $keep, and asiarch check did not contain it (exit $rc):" >&2
+        head -n 5 "$run_dir/check.log" >&2
+        failed=1
+    else
+        echo "run_fuzz.sh: contained: libclang fails on $keep (${frame:-no frame}); asiarch check rejects it:"
+        grep -m1 -E 'check/|dsl/' "$run_dir/check.log" || true
+    fi
+done
+exit "$failed"

@@ -57,6 +57,7 @@
 #include <unistd.h>
 
 #include "jit.h"
+#include "jit_internal.h"
 
 /* Virtual paths: nothing here exists on disk, and the overlay hides the rest. */
 #define MAIN_PATH "/asiarch/src/candidate.c"
@@ -598,6 +599,14 @@ static int parse(checker *c, CXIndex index, aa_reports *out)
         CXTranslationUnit_DetailedPreprocessingRecord | CXTranslationUnit_KeepGoing, &c->tu);
     close(fd);
     if (strncmp(vfs, "/proc/", 6) != 0) unlink(vfs);
+    if (e == CXError_Crashed) {   /* libclang's crash recovery caught it: the input's doing */
+        aa_report_add(out, "check", c->src->path, 0, 0, "check/crash",
+                      "the checker (libclang) crashed while parsing this file, so the file is rejected unchecked; "
+                      "this is a construct the parser cannot handle (very deep nesting or macro expansion, "
+                      "unusual syntax): write it more plainly");
+        c->tu = NULL;
+        return -2;
+    }
     if (e != CXError_Success || !c->tu) {
         aa_report_add(out, "check", c->src->path, 0, 0, "check/internal",
                       "libclang could not parse the file (error %d); this is an internal error of the checker",
@@ -916,8 +925,11 @@ static int run_guard(checker *c, char *buf)
         line_start = 0;
         if (ch == '"' || ch == '\'') {                       /* a literal: skip it */
             for (i++; i < g->n && g->lc[i] != ch && g->lc[i] != '\n'; i++)
-                if (g->lc[i] == '\\') i++;
-            i++;
+                if (g->lc[i] == '\\' && i + 1 < g->n && g->lc[i + 1] != '\n') i++;
+            /* An unterminated literal ends at the end of its line, and the
+             * newline stays: a directive on the next line must still be seen
+             * at the start of a line. */
+            if (i < g->n && g->lc[i] == ch) i++;
             g->prev_word[0] = 0;
             g->prev_punct = 0;
             continue;
@@ -2432,7 +2444,17 @@ static void checker_free(checker *c)
     if (c->tu) clang_disposeTranslationUnit(c->tu);
 }
 
-int jit_check(const jit_source *src, aa_reports *out)
+int jit_check_size(const jit_source *src, aa_reports *out)
+{
+    size_t len = src->text ? strnlen(src->text, src->len) : 0;
+    if (len <= SOURCE_MAX) return 0;
+    aa_report *r = aa_report_add(out, "check", src->path, 1, 1, rules[R_TOO_LARGE].id,
+                                 "the source is %zu bytes; a candidate is one C file of at most 1 MiB", len);
+    if (r) aa_report_snippet(r, src->text, len);
+    return 1;
+}
+
+int jit_check_in_process(const jit_source *src, aa_reports *out)
 {
     checker c;
     memset(&c, 0, sizeof c);
@@ -2440,12 +2462,7 @@ int jit_check(const jit_source *src, aa_reports *out)
     c.source = src->text ? src->text : "";
     c.len = src->text ? strnlen(src->text, src->len) : 0;
 
-    if (c.len > SOURCE_MAX) {
-        aa_report *r = aa_report_add(out, "check", src->path, 1, 1, rules[R_TOO_LARGE].id,
-                                     "the source is %zu bytes; a candidate is one C file of at most 1 MiB", c.len);
-        if (r) aa_report_snippet(r, c.source, c.len);
-        return 1;
-    }
+    if (jit_check_size(src, out)) return 1;
     int result = -1;
     CXIndex index = NULL;
     char *text = malloc(c.len + 1);
@@ -2466,7 +2483,9 @@ int jit_check(const jit_source *src, aa_reports *out)
         aa_report_add(out, "check", src->path, 0, 0, "check/internal", "libclang could not create an index");
         goto done;
     }
-    if (parse(&c, index, out) < 0) goto done;
+    int parsed = parse(&c, index, out);
+    if (parsed == -2) result = 1;
+    if (parsed < 0) goto done;
     if (collect_nodes(&c) < 0 || load_tokens(&c) < 0 || index_functions(&c) < 0) goto oom;
     check_tokens(&c);
     check_nodes(&c);

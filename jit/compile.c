@@ -1,15 +1,12 @@
 /*
  * compile.c — a candidate's source to LLVM bitcode.
  *
- * clang runs as a separate process so that nothing it does (crash, loop,
- * memory blow-up, a flood of diagnostics) can take asiarch down:
- *
- *   - fork + exec, no shell; stdin is /dev/null, stdout and stderr go to one
- *     pipe that we read with a byte cap; all other descriptors are closed;
- *   - its own process group, killed as a whole on a wall-clock timeout;
- *   - rlimits: CPU seconds, 2 GiB of address space, 64 MiB files, no core;
- *   - a fixed environment, so CPATH or CCC_OVERRIDE_OPTIONS cannot change
- *     what is compiled behind the cache's back.
+ * clang runs as a separate process (process.c) so that nothing it does
+ * (crash, loop, memory blow-up, a flood of diagnostics) can take asiarch
+ * down: no shell, its own process group killed on a wall-clock timeout,
+ * 2 GiB of address space, 64 MiB files, no core, and a fixed environment,
+ * so CPATH or CCC_OVERRIDE_OPTIONS cannot change what is compiled behind
+ * the cache's back.
  *
  * Only the embedded DSL header is visible (-nostdinc, -I a directory holding
  * just asiarch.h), -fno-builtin keeps every libm call a plain call to the
@@ -43,6 +40,7 @@
 #include <unistd.h>
 
 #include "jit.h"
+#include "jit_internal.h"
 
 #ifndef ASIARCH_CLANG
 #define ASIARCH_CLANG "clang-14"
@@ -96,13 +94,6 @@ void jit_bitcode_free(jit_bitcode *bc)
 }
 
 /* ---- small file helpers ---------------------------------------------------------- */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int mkdir_p(const char *path)
 {
@@ -223,15 +214,6 @@ static int sha256_hex(const char *const *fields, const size_t *lens, int n, int 
 
 /* ---- running clang ------------------------------------------------------------------ */
 
-typedef enum { PROC_EXITED, PROC_SIGNALED, PROC_TIMEOUT, PROC_FLOOD, PROC_NOEXEC, PROC_ERROR } proc_how;
-
-typedef struct proc_result {
-    proc_how how;
-    int code;       /* exit status, signal number, or errno (NOEXEC, ERROR) */
-    char *out;      /* stdout + stderr, NUL-terminated, at most max_output bytes */
-    size_t len;
-} proc_result;
-
 /* The compiler to run: $ASIARCH_CLANG, else the one CMake found. A bare
  * name is looked up in PATH here, in the parent: execvp is not safe
  * between fork and exec in a threaded program. */
@@ -251,178 +233,11 @@ static const char *clang_path(char *buf, size_t len)
     return name;   /* not found: exec reports ENOENT, with this name */
 }
 
-static void set_limit(int resource, rlim_t soft, rlim_t hard)
+/* clang's limits: 2 GiB of address space, 64 MiB files, no stdin. */
+static proc_opts clang_limits(const char *cwd, double timeout_s, size_t max_output)
 {
-    struct rlimit rl = {soft, hard};
-    setrlimit(resource, &rl);
-}
-
-/* In the child, between fork and exec: only async-signal-safe calls. exec
- * failures are reported as errno on the status pipe. */
-static void __attribute__((noreturn))
-exec_child(char *const argv[], const char *cwd, int out_fd, int status_fd, double timeout_s)
-{
-    static char *const envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C", NULL};
-    setpgid(0, 0);
-    /* Move our two pipes clear of 0-3 (the parent may run with stdio
-     * closed, so they could be anywhere) before rearranging descriptors. */
-    int out = fcntl(out_fd, F_DUPFD, 10), status = fcntl(status_fd, F_DUPFD_CLOEXEC, 10);
-    if (out < 0 || status < 0) goto fail;
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) goto fail;
-    /* The status pipe becomes fd 3, close-on-exec; nothing else of ours
-     * leaks into clang. */
-    if (dup3(status, 3, O_CLOEXEC) < 0) goto fail;
-    status = 3;
-    if (close_range(4, ~0U, 0) < 0)
-        for (int fd = 4; fd < 1024; fd++) close(fd);
-    if (cwd && chdir(cwd) < 0) goto fail;
-
-    rlim_t cpu = (rlim_t)ceil(timeout_s) + 1;
-    set_limit(RLIMIT_CPU, cpu, cpu + 1);
-    set_limit(RLIMIT_AS, CLANG_ADDRESS_SPACE, CLANG_ADDRESS_SPACE);
-    set_limit(RLIMIT_FSIZE, CLANG_FILE_SIZE, CLANG_FILE_SIZE);
-    set_limit(RLIMIT_CORE, 0, 0);
-
-    /* exec keeps the signal mask and ignored signals: give clang defaults. */
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    struct sigaction dfl = {.sa_handler = SIG_DFL};
-    for (int s = 1; s < NSIG; s++) sigaction(s, &dfl, NULL);
-
-    execve(argv[0], argv, envp);
-fail:;
-    int e = errno;
-    ssize_t ignored = write(status >= 0 ? status : status_fd, &e, sizeof e);
-    (void)ignored;
-    _exit(127);
-}
-
-/* Wait for pid until the deadline; 1 when it was reaped (status in *status). */
-static int wait_until(pid_t pid, double deadline, int *status)
-{
-    long sleep_ns = 100000;
-    for (;;) {
-        pid_t r = waitpid(pid, status, WNOHANG);
-        if (r == pid) return 1;
-        if (r < 0 && errno != EINTR) return -1;
-        if (now_s() >= deadline) return 0;
-        struct timespec ts = {0, sleep_ns};
-        nanosleep(&ts, NULL);
-        if (sleep_ns < 5000000) sleep_ns *= 2;
-    }
-}
-
-static void kill_group(pid_t pid)
-{
-    kill(-pid, SIGKILL);
-    kill(pid, SIGKILL);   /* in case setpgid had not happened yet */
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-}
-
-/* Read the child's output until EOF, the cap or the deadline. Returns the
- * outcome so far: PROC_EXITED means EOF was reached. */
-static proc_how drain_output(int fd, double deadline, size_t max_output, proc_result *res)
-{
-    size_t cap = 4096;
-    res->out = malloc(cap);
-    if (!res->out) return PROC_ERROR;
-    for (;;) {
-        double left = deadline - now_s();
-        if (left <= 0) return PROC_TIMEOUT;
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        int pr = poll(&p, 1, left > 60 ? 60000 : (int)ceil(left * 1000));
-        if (pr < 0 && errno == EINTR) continue;
-        if (pr < 0) return PROC_ERROR;
-        if (pr == 0) continue;   /* the deadline is checked above */
-        if (res->len + 1 >= cap) {
-            char *q = realloc(res->out, 2 * cap);
-            if (!q) return PROC_ERROR;
-            res->out = q;
-            cap *= 2;
-        }
-        ssize_t r = read(fd, res->out + res->len, cap - 1 - res->len);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) return PROC_ERROR;
-        if (r == 0) return PROC_EXITED;
-        res->len += (size_t)r;
-        res->out[res->len] = 0;
-        if (res->len > max_output) {
-            res->len = max_output;
-            res->out[res->len] = 0;
-            return PROC_FLOOD;
-        }
-    }
-}
-
-/* Run argv (argv[0] is the program) in cwd with the limits above. Returns 0
- * when the process ran to an outcome (see res->how), -1 when it could not
- * be started (res->how = PROC_ERROR, res->code = errno). */
-static int run_process(char *const argv[], const char *cwd, double timeout_s, size_t max_output,
-                       proc_result *res)
-{
-    memset(res, 0, sizeof *res);
-    int outp[2], st[2];
-    if (pipe2(outp, O_CLOEXEC) < 0) { res->how = PROC_ERROR; res->code = errno; return -1; }
-    if (pipe2(st, O_CLOEXEC) < 0) {
-        res->how = PROC_ERROR;
-        res->code = errno;
-        close(outp[0]);
-        close(outp[1]);
-        return -1;
-    }
-    double deadline = now_s() + timeout_s;
-    pid_t pid = fork();
-    if (pid < 0) {
-        res->how = PROC_ERROR;
-        res->code = errno;
-        close(outp[0]); close(outp[1]); close(st[0]); close(st[1]);
-        return -1;
-    }
-    if (pid == 0) exec_child(argv, cwd, outp[1], st[1], timeout_s);
-    setpgid(pid, pid);   /* also done by the child: whichever runs first wins */
-    close(outp[1]);
-    close(st[1]);
-
-    /* The status pipe closes on a successful exec, or carries errno. */
-    int e = 0;
-    ssize_t n;
-    while ((n = read(st[0], &e, sizeof e)) < 0 && errno == EINTR) {}
-    close(st[0]);
-    if (n == (ssize_t)sizeof e) {
-        close(outp[0]);
-        int status;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-        res->how = PROC_NOEXEC;
-        res->code = e;
-        return 0;
-    }
-
-    proc_how how = drain_output(outp[0], deadline, max_output, res);
-    if (how == PROC_ERROR) res->code = errno ? errno : ENOMEM;
-    close(outp[0]);
-    int status = 0;
-    if (how == PROC_EXITED) {
-        int w = wait_until(pid, deadline, &status);
-        if (w == 0) how = PROC_TIMEOUT;
-        else if (w < 0) { res->how = PROC_ERROR; res->code = errno; return 0; }
-    }
-    if (how != PROC_EXITED) {
-        kill_group(pid);
-        res->how = how;
-        return 0;
-    }
-    if (WIFSIGNALED(status)) {
-        /* CPU-time limit: the same as running out of wall-clock time. */
-        res->how = WTERMSIG(status) == SIGXCPU ? PROC_TIMEOUT : PROC_SIGNALED;
-        res->code = WTERMSIG(status);
-    } else {
-        res->how = PROC_EXITED;
-        res->code = WEXITSTATUS(status);
-    }
-    return 0;
+    return (proc_opts){.cwd = cwd, .timeout_s = timeout_s, .max_output = max_output,
+                       .address_space = CLANG_ADDRESS_SPACE, .file_size = CLANG_FILE_SIZE, .stdin_fd = -1};
 }
 
 static void first_line(const char *text, char *buf, size_t len)
@@ -457,7 +272,8 @@ static const char *clang_version(const char *clang, const char *file, aa_reports
         }
     char *argv[] = {(char *)clang, "--version", NULL};
     proc_result res;
-    run_process(argv, NULL, 10.0, 4096, &res);
+    proc_opts po = clang_limits(NULL, 10.0, 4096);
+    jit_run_process(argv, &po, &res);
     const char *text = NULL;
     if (res.how == PROC_NOEXEC) {
         no_clang_report(reps, file, clang, res.code);
@@ -746,7 +562,8 @@ static int run_clang(const jit_source *src, const char *clang, const char *cache
     argv[n] = NULL;
 
     proc_result res;
-    run_process(argv, dir, o->timeout_s, o->max_output, &res);
+    proc_opts po = clang_limits(dir, o->timeout_s, o->max_output);
+    jit_run_process(argv, &po, &res);
     if (judge_run(src, clang, &res, o->timeout_s, o->max_output, reps) == 0) {
         snprintf(file, sizeof file, "%s/" OUTPUT_NAME, dir);
         out->data = read_file(file, &out->len);

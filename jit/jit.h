@@ -36,8 +36,9 @@ typedef struct jit_source {
     size_t len;
 } jit_source;
 
-/* Read a file (at most 1 MiB: a candidate is one file). Returns 0, or -1
- * with a report of stage "check", rule "io/read". */
+/* Read a file (at most 1 MiB: a candidate is one file). CRLF and lone CR
+ * become LF here, so every stage counts lines in the same text. Returns 0,
+ * or -1 with a report of stage "check", rule "io/read". */
 int jit_source_read(const char *path, jit_source *src, aa_reports *out);
 /* Wrap a string that is already in memory (tests, the LLM loop). */
 int jit_source_from_string(const char *path, const char *text, jit_source *src);
@@ -47,7 +48,11 @@ void jit_source_free(jit_source *src);
 
 /* Enforce the DSL rules. Appends one report per violation (and per compiler
  * error) to out, in source order. Returns the number of violations (0 =
- * accepted), or -1 when the checker itself could not run (report in out). */
+ * accepted), or -1 when the checker itself could not run (report in out).
+ *
+ * libclang runs in a child process (asiarch-check) with rlimits and a
+ * deadline, never in the caller: an input that crashes or stalls it is one
+ * violation, check/crash or check/timeout (line 0), and the caller goes on. */
 int jit_check(const jit_source *src, aa_reports *out);
 
 /* ---- compile ---------------------------------------------------------------- */

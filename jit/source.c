@@ -63,6 +63,26 @@ static char *read_all(int fd, size_t *len, int *too_big)
     return buf;
 }
 
+/* Translation phase 1 as the checker and the compiler should both see it:
+ * CRLF and lone CR become LF. A lone CR ends a line for clang but not for a
+ * scan that looks for '\n', so a directive after one would hide from the
+ * checker's guard; and every report's line number counts the same lines
+ * as the snippet it quotes. Returns the new length. */
+static size_t normalise_newlines(char *text, size_t len)
+{
+    size_t w = 0;
+    for (size_t r = 0; r < len; r++) {
+        if (text[r] == '\r') {
+            text[w++] = '\n';
+            if (r + 1 < len && text[r + 1] == '\n') r++;
+        } else {
+            text[w++] = text[r];
+        }
+    }
+    text[w] = 0;
+    return w;
+}
+
 int jit_source_read(const char *path, jit_source *src, aa_reports *out)
 {
     memset(src, 0, sizeof *src);
@@ -99,7 +119,7 @@ int jit_source_read(const char *path, jit_source *src, aa_reports *out)
         return read_fail(out, path, "the file contains a NUL byte: a candidate is C source text");
     }
     src->text = text;
-    src->len = len;
+    src->len = normalise_newlines(text, len);
     return 0;
 }
 
@@ -113,7 +133,7 @@ int jit_source_from_string(const char *path, const char *text, jit_source *src)
     src->text = malloc(len + 1);
     if (!src->text) return -1;
     memcpy(src->text, text, len + 1);
-    src->len = len;
+    src->len = normalise_newlines(src->text, len);
     return 0;
 }
 

@@ -52,14 +52,30 @@ void aa_report_snippet(aa_report *r, const char *source, size_t len)
         if ((unsigned char)r->snippet[k] < 32 && r->snippet[k] != '\t') r->snippet[k] = ' ';
 }
 
+void aa_fputs_escaped(const char *s, FILE *out)
+{
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        if (*p == '\n' || *p == '\t' || (*p >= 32 && *p != 127)) fputc(*p, out);
+        else fprintf(out, "\\x%02x", *p);
+    }
+}
+
 void aa_report_print(const aa_report *r, FILE *out)
 {
-    if (r->line > 0 && r->col > 0) fprintf(out, "%s:%d:%d: ", r->file, r->line, r->col);
-    else if (r->line > 0) fprintf(out, "%s:%d: ", r->file, r->line);
-    else fprintf(out, "%s: ", r->file);
-    fprintf(out, "%s: %s\n", r->rule, r->message);
+    /* Messages quote candidate text (names, strings, model answers): escape
+     * control characters so none can move the cursor or repaint a line. */
+    aa_fputs_escaped(r->file, out);
+    if (r->line > 0 && r->col > 0) fprintf(out, ":%d:%d: ", r->line, r->col);
+    else if (r->line > 0) fprintf(out, ":%d: ", r->line);
+    else fputs(": ", out);
+    aa_fputs_escaped(r->rule, out);
+    fputs(": ", out);
+    aa_fputs_escaped(r->message, out);
+    fputc('\n', out);
     if (!r->snippet[0]) return;
-    fprintf(out, "    %s\n", r->snippet);
+    fputs("    ", out);
+    aa_fputs_escaped(r->snippet, out);
+    fputc('\n', out);
     if (r->col <= 0) return;
     fputs("    ", out);
     for (int c = 1; c < r->col && r->snippet[c - 1]; c++) fputc(r->snippet[c - 1] == '\t' ? '\t' : ' ', out);
@@ -84,4 +100,40 @@ char *aa_reports_json(const aa_reports *list)
     char *s = cJSON_PrintUnformatted(arr);
     cJSON_Delete(arr);
     return s;
+}
+
+static void copy_field(const cJSON *o, const char *key, char *dst, size_t len)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    snprintf(dst, len, "%s", cJSON_IsString(v) && v->valuestring ? v->valuestring : "");
+}
+
+static int int_field(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e9 ? (int)v->valuedouble : 0;
+}
+
+int aa_reports_from_json(const char *json, aa_reports *out)
+{
+    cJSON *arr = cJSON_Parse(json ? json : "");
+    if (!cJSON_IsArray(arr)) {
+        cJSON_Delete(arr);
+        return -1;
+    }
+    int n = 0;
+    const cJSON *o;
+    cJSON_ArrayForEach(o, arr) {
+        if (!cJSON_IsObject(o)) continue;
+        aa_report *r = aa_report_add(out, "", "", int_field(o, "line"), int_field(o, "col"), "", "%s", "");
+        if (!r) break;
+        copy_field(o, "stage", r->stage, sizeof r->stage);
+        copy_field(o, "file", r->file, sizeof r->file);
+        copy_field(o, "rule", r->rule, sizeof r->rule);
+        copy_field(o, "message", r->message, sizeof r->message);
+        copy_field(o, "snippet", r->snippet, sizeof r->snippet);
+        n++;
+    }
+    cJSON_Delete(arr);
+    return n;
 }

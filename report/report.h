@@ -45,5 +45,14 @@ void aa_report_print(const aa_report *r, FILE *out);
 /* A JSON array of objects {stage, file, line, col, rule, message, snippet};
  * returns a malloc'd string. */
 char *aa_reports_json(const aa_reports *list);
+/* The reverse: append the reports of such an array to out. Returns how
+ * many, or -1 when json is not an array. Fields that are missing or of the
+ * wrong type read as empty (0 for line and col). */
+int aa_reports_from_json(const char *json, aa_reports *out);
+
+/* Write text that may come from a candidate or a model (a name, a
+ * motivation, a message) with every control character but newline and tab
+ * shown as \xNN, so that no escape sequence reaches a terminal. */
+void aa_fputs_escaped(const char *s, FILE *out);
 
 #endif /* ASIARCH_REPORT_H */

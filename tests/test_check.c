@@ -17,6 +17,8 @@
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -338,6 +340,96 @@ TEST(no_file_access)
     jit_source_free(&src);
 }
 
+/* Run jit_check with a stand-in helper program (a shell script) that
+ * misbehaves the way libclang can; returns jit_check's result. */
+static int check_with_helper(const char *script, const char *timeout, aa_reports *reps)
+{
+    char dir[] = "/tmp/asiarch-test-check-XXXXXX", path[256];
+    if (!mkdtemp(dir)) return -99;
+    snprintf(path, sizeof path, "%s/asiarch-check", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return -99;
+    fprintf(f, "#!/bin/sh\n%s\n", script);
+    fclose(f);
+    chmod(path, 0755);
+    setenv("ASIARCH_CHECKER", path, 1);
+    if (timeout) setenv("ASIARCH_CHECK_TIMEOUT", timeout, 1);
+    jit_source src;
+    jit_source_from_string("cand.c", "#include <asiarch.h>\naa_t mixer(aa_layer *l, aa_t x) { return x; }\n", &src);
+    int n = jit_check(&src, reps);
+    jit_source_free(&src);
+    unsetenv("ASIARCH_CHECKER");
+    unsetenv("ASIARCH_CHECK_TIMEOUT");
+    unlink(path);
+    rmdir(dir);
+    return n;
+}
+
+/* libclang runs in a child: whatever it does to that process (crash, hang,
+ * garbage, nothing), the caller gets one report and carries on. */
+TEST(checker_failures_are_contained)
+{
+    static const struct { const char *script, *timeout, *rule, *needle; } cases[] = {
+        {"kill -SEGV $$", NULL, "check/crash", "signal 11"},
+        {"kill -ABRT $$", NULL, "check/crash", "signal 6"},
+        {"echo 'LIBCLANG FATAL ERROR: something'; exit 1", NULL, "check/crash", "LIBCLANG FATAL ERROR"},
+        {"echo 'asiarch-check-verdict: 2 [not json'", NULL, "check/crash", "without a verdict"},
+        {"exit 0", NULL, "check/crash", "without a verdict"},
+        {"exec sleep 30", "1", "check/timeout", "more than 1 seconds"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        aa_reports reps = {0};
+        int n = check_with_helper(cases[i].script, cases[i].timeout, &reps);
+        CHECK_MSG(n == 1 && reps.n == 1, "%s: returned %d with %d reports", cases[i].script, n, reps.n);
+        if (reps.n >= 1) {
+            CHECK_MSG(!strcmp(reps.items[0].rule, cases[i].rule), "%s: %s", cases[i].script, reps.items[0].rule);
+            CHECK_STR_CONTAINS(reps.items[0].message, cases[i].needle);
+            CHECK(!strcmp(reps.items[0].stage, "check") && !strcmp(reps.items[0].file, "cand.c"));
+        }
+        aa_reports_free(&reps);
+    }
+    /* a helper that is not there: the checker cannot run (-1), said plainly */
+    setenv("ASIARCH_CHECKER", "/nonexistent/asiarch-check", 1);
+    jit_source src;
+    jit_source_from_string("cand.c", "int x;", &src);
+    aa_reports reps = {0};
+    CHECK(jit_check(&src, &reps) == -1 && reps.n == 1 && !strcmp(reps.items[0].rule, "check/internal"));
+    unsetenv("ASIARCH_CHECKER");
+    aa_reports_free(&reps);
+    jit_source_free(&src);
+}
+
+/* Inputs that crash libclang itself (found by fuzz_check) end as one
+ * check/crash report in the real helper; CR and CRLF line ends are read as
+ * LF everywhere, so a directive behind a lone CR is seen and line numbers
+ * count what the snippet shows. */
+TEST(hostile_text)
+{
+    const char *crash = "/* expect: dsl/address-of 6 */\n#include <asiarch.h>\n\nAA_NAME(\"reject\");\n"
+                        "struct s { int a, j; };\nenum { OFF = (int)(long)&((struct s *)0)$>b };\n\n"
+                        "aa_t mixer(aa_layer *l, aa_t x)\n{\n    return aa_\xd4inear(l, \"o_proj\", x"
+                        "#include <asiarch.h>\n\nAA_NAME(\"reject\");\nstruct s { int a, j; };\n"
+                        "enum {, aa_dim(l, AA_MODEL));\n}\n";
+    jit_source src;
+    aa_reports reps = {0};
+    CHECK(jit_source_from_string("crash.c", crash, &src) == 0);
+    int n = jit_check(&src, &reps);
+    int contained = 0;
+    for (int i = 0; i < reps.n; i++) contained |= !strcmp(reps.items[i].rule, "check/crash");
+    CHECK_MSG(n >= 1 && contained, "returned %d, %d reports", n, reps.n);
+    aa_reports_free(&reps);
+    jit_source_free(&src);
+
+    CHECK(jit_source_from_string("cr.c", "#include <asiarch.h>\r\naa_t mixer(aa_layer *l, aa_t x)\r{\r"
+                                 "    int *p = 0;\r\n    return x;\r}\r", &src) == 0);
+    CHECK(!strchr(src.text, '\r'));
+    n = jit_check(&src, &reps);
+    CHECK(n == 1 && reps.n == 1 && !strcmp(reps.items[0].rule, "dsl/pointer") && reps.items[0].line == 4);
+    CHECK(reps.n == 1 && !strcmp(reps.items[0].snippet, "    int *p = 0;"));
+    aa_reports_free(&reps);
+    jit_source_free(&src);
+}
+
 /* How long one check takes (printed; the test has no threshold). */
 TEST(timing)
 {
@@ -367,6 +459,8 @@ int main(void)
     RUN(source_order);
     RUN(limits);
     RUN(no_file_access);
+    RUN(checker_failures_are_contained);
+    RUN(hostile_text);
     RUN(timing);
     return test_summary();
 }
