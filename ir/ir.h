@@ -118,6 +118,7 @@ typedef struct ir_graph {
     ir_dims dims;
     int tokens, targets;    /* leaf ids */
     int loss;               /* scalar node (sum of cross-entropy and aux losses) */
+    int xent;               /* scalar node: the cross-entropy alone */
     int logits;
     int aux[64];            /* aux-loss nodes added by mixers */
     int n_aux;

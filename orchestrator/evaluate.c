@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "orch_internal.h"
 
@@ -32,6 +33,7 @@ typedef enum stage_end { END_OK, END_REPAIRABLE, END_FINAL } stage_end;
 
 typedef struct stages {
     aa_reports reports;
+    char checkpoint[1200];      /* the trained candidate's parameters ("" when none), removed when done */
     char stage[16];
     rt_metrics metrics;
     rt_verify_info info;
@@ -46,6 +48,7 @@ typedef struct stages {
 
 static void stages_free(stages *s)
 {
+    if (s->checkpoint[0]) unlink(s->checkpoint);
     aa_reports_free(&s->reports);
     free(s->ir_text);
     memset(s, 0, sizeof *s);
@@ -254,9 +257,13 @@ static stage_end train_in_runner(orch *o, or_worker *w, or_candidate *c, const j
         job.source = src;
         job.bitcode = bc;
     }
-    job.verify = 0;   /* verified in its own runner already */
+    job.verify = 0;   /* verified in its own runner already; the trained model is checked again there */
     job.train_path = o->train_path;
     job.val_path = o->val_path;
+    if (!c->is_baseline) {   /* kept until scored: a suspicious result is re-verified on these weights */
+        snprintf(s->checkpoint, sizeof s->checkpoint, "%s/candidate-%lld.ckpt", o->run_dir, (long long)c->id);
+        job.save_path = s->checkpoint;
+    }
     stop_ctx sc = {.o = o, .w = w, .c = c, .curve = curve, .curve_cap = o->rcfg.steps};
     job.should_stop = should_stop;
     job.stop_ctx = &sc;
@@ -389,23 +396,36 @@ static void finish(orch *o, or_candidate *c, db_status st, const char *reason, c
     free(reps);
 }
 
-/* A second causality check with another seed, for a candidate that beats
- * the baseline by a suspicious margin. 0 passed. */
-static int reverify(orch *o, or_candidate *c)
+/* For a candidate that beats the baseline by a suspicious margin: its
+ * trained weights, loaded into the graph it was trained with (same sizes),
+ * are checked again with another seed and enough passes to test every
+ * position of every sequence, on real validation text. 0 passed; else the
+ * reason is in why. */
+static int reverify(orch *o, or_candidate *c, const stages *trained, char *why, size_t len)
 {
     jit_source src = {0};
     jit_bitcode bc = {0};
     stages s = {0};
     int rc = -1;
-    if (front_end(o, c, &src, &bc, &s) == END_OK) {
+    snprintf(why, len, "the candidate could not be compiled again");
+    if (!trained->checkpoint[0] || access(trained->checkpoint, R_OK) != 0) {
+        snprintf(why, len, "its trained weights were not saved");
+    } else if (front_end(o, c, &src, &bc, &s) == END_OK) {
         sb_job job;
-        base_job(o, &job, SB_JOB_VERIFY);
+        base_job(o, &job, SB_JOB_EVAL);
         job.source = &src;
         job.bitcode = &bc;
+        job.train_path = o->train_path;   /* the runner reads both shards */
+        job.val_path = o->val_path;
+        job.checkpoint_path = trained->checkpoint;
         job.verify_opts.seed = o->cfg->seed * 7919 + 17;
+        job.verify_opts.flow_rounds = 8 * RT_FLOW_ROUNDS_AFTER;
         sb_result res;
         sb_run(&job, &res);
-        rc = res.outcome == SB_DONE ? 0 : -1;
+        rc = res.outcome == SB_DONE && res.have_metrics ? 0 : -1;
+        if (rc < 0)
+            snprintf(why, len, "%s: %s", res.reports.n ? res.reports.items[0].rule : sb_outcome_name(res.outcome),
+                     res.reports.n ? res.reports.items[0].message : "no result");
         sb_result_free(&res);
     }
     stages_free(&s);
@@ -425,20 +445,24 @@ static void score_and_store(orch *o, or_candidate *c, stages *s, const float *cu
     /* Baselines are scored against the reference too, without a judge. */
     double judge = c->is_baseline ? NAN : os_judge_norm(j.performance, j.innovation, j.complexity);
     double fitness = ref ? os_fitness(&s->metrics, ref, judge, &parts) : 0.5;
-    char why[256] = "";
+    char why[256] = "", failed[900];
     int suspicious = ref && !c->is_baseline && os_suspicious(&s->metrics, ref, why, sizeof why);
-    if (suspicious && reverify(o, c) != 0) {
+    if (suspicious && reverify(o, c, s, failed, sizeof failed) != 0) {
         or_lock(o);
-        or_event(o, c->id, "suspicious", "%s; causality re-verification FAILED", why);
+        or_event(o, c->id, "suspicious", "%s; re-verification of the trained model FAILED: %.600s", why, failed);
         or_unlock(o);
-        finish(o, c, DB_FAILED, "beat the baseline suspiciously and failed causality re-verification", NULL, NAN, NULL,
-               NULL, s);
+        aa_report_add(&s->reports, "verify", c->name, 0, 0, "verify/reverification",
+                      "beat the baseline suspiciously (%s), and its trained weights failed re-verification: %.500s",
+                      why, failed);
+        finish(o, c, DB_FAILED, "beat the baseline suspiciously and failed re-verification of its trained model",
+               NULL, NAN, NULL, NULL, s);
         llm_judgement_free(&j);
         return;
     }
     if (suspicious) {
         or_lock(o);
-        or_event(o, c->id, "suspicious", "%s; causality re-verified with another seed: passed", why);
+        or_event(o, c->id, "suspicious", "%s; its trained model re-verified (another seed, every position): passed",
+                 why);
         or_unlock(o);
     }
     db_costs extra = {0};

@@ -33,8 +33,9 @@ double rt_eval_loss(rt_model *m, const dt_tokens *val, int max_batches)
     int n = (int)(avail < (size_t)max_batches ? avail : (size_t)max_batches);
     double sum = 0;
     for (int i = 0; i < n && in && tg; i++) {
-        dt_loader_next(&ld, in, tg);
-        sum += rt_forward(m, in, tg);
+        if (dt_loader_next(&ld, in, tg) < 0) { sum = NAN; break; }
+        rt_forward(m, in, tg);
+        sum += rt_xent(m);   /* the cross-entropy: a mixer's aux losses are not part of the score */
     }
     free(in);
     free(tg);
@@ -55,7 +56,7 @@ static void count_hits(const float *logits, const int32_t *targets, size_t n, in
     }
 }
 
-double rt_mqar_probe(const rt_config *cfg, const rt_arch *arch, char *err, size_t errlen)
+double rt_mqar_probe(const rt_config *cfg, const rt_arch *arch, const rt_train_io *io, char *err, size_t errlen)
 {
     rt_config c = *cfg;
     c.dims.time = cfg->mqar_time;
@@ -81,18 +82,25 @@ double rt_mqar_probe(const rt_config *cfg, const rt_arch *arch, char *err, size_
     }
     long hits = 0, total = 0;
     uint64_t eval_rng = c.seed * 104729 + 99991;   /* sequences never seen in training */
+    int checked = 0;
     for (int b = 0; b < cfg->mqar_eval_batches && in && tg; b++) {
         dt_mqar_batch(&mq, &eval_rng, c.dims.batch, in, tg);
+        if (!checked++ && rt_check_trained(m, io, "the MQAR probe's trained model", in, arch->source_file, err,
+                                           errlen) < 0) {
+            total = -1;
+            break;
+        }
         rt_forward(m, in, tg);
         count_hits(rt_logits(m), tg, bt, c.dims.vocab, &hits, &total);
     }
     free(in);
     free(tg);
     rt_model_free(m);
+    if (total < 0) return -1;
     return total ? (double)hits / (double)total : 0.0;
 }
 
-int rt_evaluate_checkpoint(const rt_config *cfg, const rt_arch *arch, const char *checkpoint, const dt_tokens *val,
+int rt_evaluate_checkpoint(const rt_config *cfg, const rt_arch *arch, const char *checkpoint, const rt_train_io *io,
                            rt_metrics *out, char *err, size_t errlen)
 {
     FILE *f = fopen(checkpoint, "rb");
@@ -101,14 +109,16 @@ int rt_evaluate_checkpoint(const rt_config *cfg, const rt_arch *arch, const char
         snprintf(err, errlen, "%s: cannot open: %s", checkpoint, strerror(errno));
         return -1;
     }
-    int rc = rt_evaluate_stream(cfg, arch, f, checkpoint, val, out, err, errlen);
+    int rc = rt_evaluate_stream(cfg, arch, f, checkpoint, io, out, err, errlen);
     fclose(f);
     return rc;
 }
 
 int rt_evaluate_stream(const rt_config *cfg, const rt_arch *arch, FILE *checkpoint, const char *name,
-                       const dt_tokens *val, rt_metrics *out, char *err, size_t errlen)
+                       const rt_train_io *io, rt_metrics *out, char *err, size_t errlen)
 {
+    const dt_tokens *val = io->val;
+    if (errlen) err[0] = 0;
     memset(out, 0, sizeof *out);
     snprintf(out->name, sizeof out->name, "%s", arch->name);
     snprintf(out->scale, sizeof out->scale, "%s", cfg->scale);
@@ -119,7 +129,25 @@ int rt_evaluate_stream(const rt_config *cfg, const rt_arch *arch, FILE *checkpoi
     if (!g) return -1;
     rt_model *m = rt_model_new(g, 0, err, errlen);
     if (!m) { ir_graph_free(g); return -1; }
-    if (rt_read_params(m, checkpoint, name, err, errlen) < 0) { rt_model_free(m); return -1; }
+    if (rt_check_data(val, "the validation data", &cfg->dims, err, errlen) < 0 ||
+        rt_read_params(m, checkpoint, name, err, errlen) < 0) {
+        rt_model_free(m);
+        return -1;
+    }
+    /* The loaded weights are what is measured: check them as trained ones. */
+    size_t nbt = (size_t)cfg->dims.batch * (size_t)cfg->dims.time;
+    int32_t *first = malloc(nbt * sizeof *first), *first_tg = malloc(nbt * sizeof *first_tg);
+    dt_loader fl;
+    dt_loader_init(&fl, val, cfg->dims.batch, cfg->dims.time, 0, 0);
+    int ok = first && first_tg && dt_loader_next(&fl, first, first_tg) == 0 &&
+             rt_check_trained(m, io, "the loaded model", first, arch->source_file, err, errlen) == 0;
+    if (first && first_tg && !ok && !err[0]) snprintf(err, errlen, "out of memory checking the loaded model");
+    free(first);
+    free(first_tg);
+    if (!ok) {
+        rt_model_free(m);
+        return -1;
+    }
     out->params = ir_param_count(g);
     out->graph_hash = ir_structural_hash(g);
     out->flops_per_token = ir_flops_forward(g) / ((double)cfg->dims.batch * cfg->dims.time);

@@ -193,10 +193,32 @@ static void forward_node(rt_model *m, int id)
     }
 }
 
+/* Token ids index the embedding and the loss's rows: an id outside the
+ * vocabulary would read or write out of bounds, so it never gets there. */
+static int check_ids(rt_model *m, const int32_t *ids, size_t n, int lowest, const char *what)
+{
+    int vocab = m->g->dims.vocab;
+    for (size_t i = 0; ids && i < n; i++) {
+        if (ids[i] >= lowest && ids[i] < vocab) continue;
+        snprintf(m->input_error, sizeof m->input_error,
+                 "%s id %d at position %zu of the batch is outside the vocabulary [%d, %d): the data does not fit "
+                 "this model", what, (int)ids[i], i, lowest, vocab);
+        return -1;
+    }
+    return 0;
+}
+
+const char *rt_input_error(const rt_model *m) { return m->input_error[0] ? m->input_error : NULL; }
+
 float rt_forward(rt_model *m, const int32_t *tokens, const int32_t *targets)
 {
     const ir_graph *g = m->g;
     size_t bt = (size_t)g->dims.batch * (size_t)g->dims.time;
+    m->input_error[0] = 0;
+    if (check_ids(m, tokens, bt, 0, "token") < 0 || check_ids(m, targets, bt, -1, "target") < 0) {
+        m->loss = NAN;
+        return m->loss;
+    }
     if (g->tokens > 0 && tokens) memcpy(m->val[g->tokens], tokens, bt * sizeof *tokens);
     if (g->targets > 0 && targets) memcpy(m->val[g->targets], targets, bt * sizeof *targets);
     for (int i = 1; i < g->n_nodes; i++) {
@@ -207,6 +229,11 @@ float rt_forward(rt_model *m, const int32_t *tokens, const int32_t *targets)
     }
     m->loss = g->loss > 0 ? m->val[g->loss][0] : 0.0f;
     return m->loss;
+}
+
+float rt_xent(const rt_model *m)
+{
+    return m->g->xent > 0 ? m->val[m->g->xent][0] : m->loss;
 }
 
 /* ---- backward ------------------------------------------------------------------ */

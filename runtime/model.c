@@ -124,6 +124,7 @@ ir_graph *rt_build_detailed(const ir_dims *dims, const rt_arch *arch, ir_error *
     g->logits = ir_add_node(g, &lg, "lm_head", 0);
     ir_node xe = {.op = IR_XENT, .n_in = 2, .in = {g->logits, g->targets}, .layer = -1};
     int xent = ir_add_node(g, &xe, "loss", 0);
+    g->xent = xent > 0 ? xent : 0;
     g->loss = sum_losses(g, xent);
     ir_set_current(saved);
     if (g->has_error || ir_verify(g, err, errlen) < 0) {

@@ -171,9 +171,9 @@ static void analyse(rt_model *m)
             if (m->needs_grad[i] && m->needs_grad[j] && i > m->last_grad_use[root]) m->last_grad_use[root] = i;
         }
     }
-    /* Inputs, logits and the loss stay readable after forward. */
-    int keep[4] = {g->tokens, g->targets, g->logits, g->loss};
-    for (int k = 0; k < 4; k++)
+    /* Inputs, logits and the losses stay readable after forward. */
+    int keep[5] = {g->tokens, g->targets, g->logits, g->loss, g->xent};
+    for (int k = 0; k < 5; k++)
         if (keep[k] > 0) m->last_use[m->storage[keep[k]]] = n;
     free(depends);
     free(reaches);
@@ -441,6 +441,17 @@ static void init_one(const ir_param *p, const ir_node *shape, float *w, uint64_t
         for (size_t i = 0; i < n; i++) w[i] = std * dt_rand_normal(&rng);
         break;
     }
+    }
+}
+
+void rt_model_perturb_params(rt_model *m, uint64_t seed)
+{
+    for (int p = 0; p < m->g->n_params; p++) {
+        const ir_param *par = &m->g->params[p];
+        uint64_t rng = seed * 0x9e3779b97f4a7c15ULL ^ name_hash(par->name) ^ 0x7065727475726221ULL;
+        float *w = m->params + m->param_off[p];
+        for (size_t i = 0, n = ir_numel(&m->g->nodes[par->node]); i < n; i++)
+            w[i] += (2.0f * dt_rand_uniform(&rng) - 1.0f) * fmaxf(fabsf(w[i]), 0.02f);
     }
 }
 

@@ -23,11 +23,25 @@ struct rt_model {
     int *storage;               /* node whose buffers a node uses: itself, or for a
                                    reshape the root of the reshape chain (an alias) */
     float loss;
+    char input_error[160];      /* why the last forward refused its input ("" = it ran) */
     /* Per-op time, seconds, forward and backward (rt_model_profile). */
     int profile;
     double prof_fwd[IR_OP_COUNT], prof_bwd[IR_OP_COUNT];
     double prof_linattn_fwd, prof_linattn_bwd;
 };
+
+/* The graph is the same at every size, its sizes follow (batch, time), it
+ * has no quadratic tensor and its FLOPs grow linearly (sizes.c); appends
+ * reports and returns the number of failed checks. */
+int rt_check_sizes(const rt_config *cfg, const rt_arch *arch, const rt_verify_opts *o, aa_reports *out,
+                   rt_verify_info *info);
+
+/* rt_check_flow on a model whose numbers are about to be reported (trained,
+ * or loaded from a checkpoint), with io's options and reports; tokens (may
+ * be NULL) are real data to start from. -1 with err (the first report's
+ * message) when it fails. */
+int rt_check_trained(rt_model *m, const rt_train_io *io, const char *what, const int32_t *tokens,
+                     const char *source_file, char *err, size_t errlen);
 
 void rt_linattn_cfg(const ir_graph *g, const ir_node *n, k_linattn_cfg *c);
 /* Per-head constant decays of a linear-attention node, or NULL. */

@@ -91,6 +91,10 @@ const ir_graph *rt_model_graph(const rt_model *m);
 /* Initialise every parameter from its initialiser; each parameter's stream
  * is derived from (seed, name), so adding one does not shift the others. */
 void rt_model_init_params(rt_model *m, uint64_t seed);
+/* Move every parameter element off its value: p += U(-1, 1) * max(|p|,
+ * 0.02). Verification uses it so that nothing hides behind a weight that
+ * starts at zero or under a threshold. */
+void rt_model_perturb_params(rt_model *m, uint64_t seed);
 /* Parameter tensor by full name (NULL if absent); *n receives its size. */
 float *rt_param(rt_model *m, const char *name, size_t *n);
 float *rt_param_grad(rt_model *m, const char *name, size_t *n);
@@ -106,8 +110,15 @@ int rt_read_params(rt_model *m, FILE *f, const char *path, char *err, size_t err
 /* Copy every parameter that dst and src share by name and shape. */
 int rt_model_copy_params(rt_model *dst, const rt_model *src);
 
-/* tokens, targets: [batch*time] int32 (target -1 = ignored). Returns the loss. */
+/* tokens, targets: [batch*time] int32 (target -1 = ignored). Returns the loss
+ * that training minimises: the cross-entropy plus the mixer's aux losses. */
 float rt_forward(rt_model *m, const int32_t *tokens, const int32_t *targets);
+/* The cross-entropy alone of the last forward: what evaluation reports. A
+ * mixer's aux losses are its own business and can be negative. */
+float rt_xent(const rt_model *m);
+/* Why the last forward did not run (a token id outside [0, vocab), a
+ * target outside [-1, vocab)), or NULL. rt_forward then returns NaN. */
+const char *rt_input_error(const rt_model *m);
 /* Gradients of the last forward's loss into the parameter gradients. */
 void rt_backward(rt_model *m);
 /* Value of any node after forward (for tests and probes). */
@@ -128,18 +139,40 @@ rt_memory rt_model_memory(const rt_model *m);
 
 /* ---- verification before training ------------------------------------------- */
 
+/* Causality passes per checked graph (each pass gives every sequence of the
+ * batch a cut of its own): before training a quick look; after training
+ * enough to cover every position at the tiny and small scales. */
+#define RT_FLOW_ROUNDS_BEFORE 4
+#define RT_FLOW_ROUNDS_AFTER 16
+
 typedef struct rt_verify_opts {
     double param_budget;       /* max parameters / DeltaNet's at the same scale; 0 = no limit */
     double flops_ratio_limit;  /* max FLOPs(2T) / FLOPs(T) */
     uint64_t seed;
+    int flow_rounds;           /* causality passes per graph (rt_check_flow) */
 } rt_verify_opts;
 
 typedef struct rt_verify_info {
     long params, baseline_params;
     double param_ratio, flops_ratio;
-    int causality_probes;
+    int causality_probes;      /* cut positions tested, over every checked graph */
+    int graphs;                /* graphs checked at their exact sizes (training, MQAR) */
     uint64_t graph_hash;
 } rt_verify_info;
+
+/* Causality and batch independence of a built model at its own sizes and
+ * with its current parameters (flow.c): outputs before a cut must not move
+ * when the tokens from the cut on change, nor any sequence when others do.
+ * Appends one stage-"verify" report (verify/causality, /batch-independence,
+ * /non-finite) naming `what` and returns 1, or returns 0. *probes (when not
+ * NULL) is increased by the number of cuts tested. */
+typedef struct rt_flow_opts {
+    uint64_t seed;
+    int rounds;                /* causality passes */
+    const int32_t *tokens;     /* the tokens to start from ([batch*time]); NULL: random */
+    const char *what;          /* names the graph in messages: "after training (batch 8, time 128)" */
+} rt_flow_opts;
+int rt_check_flow(rt_model *m, const rt_flow_opts *o, const char *source_file, aa_reports *out, int *probes);
 
 void rt_verify_defaults(rt_verify_opts *o);
 /* rt_build_arch whose failure becomes a stage-"build" report (rule
@@ -178,6 +211,11 @@ typedef void (*rt_progress_fn)(void *ctx, int step, int steps, float loss, doubl
 
 typedef struct rt_train_io {
     const dt_tokens *train, *val;   /* byte-level (or GPT-2) token data */
+    /* The trained model is checked for causality and batch independence
+     * (rt_check_flow) before any number about it is reported; a failure
+     * goes into reports (NULL: only err) and the run fails. */
+    const rt_verify_opts *verify;   /* NULL: defaults with RT_FLOW_ROUNDS_AFTER passes */
+    aa_reports *reports;
     rt_progress_fn progress;
     void *progress_ctx;
     const char *save_path;          /* NULL, or where to save the trained parameters */
@@ -193,15 +231,22 @@ int rt_train(const rt_config *cfg, const rt_arch *arch, const rt_train_io *io, r
 
 /* Load a checkpoint into a forward-only model and measure validation loss,
  * bits per byte, forward tokens/s and memory. */
-int rt_evaluate_checkpoint(const rt_config *cfg, const rt_arch *arch, const char *checkpoint, const dt_tokens *val,
+int rt_evaluate_checkpoint(const rt_config *cfg, const rt_arch *arch, const char *checkpoint, const rt_train_io *io,
                            rt_metrics *out, char *err, size_t errlen);
-/* The same with the checkpoint open as a stream (the sandboxed runner). */
+/* The same with the checkpoint open as a stream (the sandboxed runner).
+ * io->val is the validation data; the loaded model is checked like a
+ * trained one (io->verify, io->reports) before it is measured. */
 int rt_evaluate_stream(const rt_config *cfg, const rt_arch *arch, FILE *checkpoint, const char *name,
-                       const dt_tokens *val, rt_metrics *out, char *err, size_t errlen);
+                       const rt_train_io *io, rt_metrics *out, char *err, size_t errlen);
 /* Mean validation loss over up to max_batches consecutive batches. */
 double rt_eval_loss(rt_model *m, const dt_tokens *val, int max_batches);
-/* Train a fresh model on MQAR and return its query accuracy in [0,1]. */
-double rt_mqar_probe(const rt_config *cfg, const rt_arch *arch, char *err, size_t errlen);
+/* Train a fresh model on MQAR and return its query accuracy in [0,1]; the
+ * trained probe model is checked like any trained one (io->verify,
+ * io->reports). -1 with err on failure. */
+double rt_mqar_probe(const rt_config *cfg, const rt_arch *arch, const rt_train_io *io, char *err, size_t errlen);
+/* Data that can feed a model of these dims: at least one window of T+1
+ * tokens, ids below the vocabulary. -1 with a message naming `name`. */
+int rt_check_data(const dt_tokens *t, const char *name, const ir_dims *d, char *err, size_t errlen);
 /* Bits per byte of a loss in nats (byte-level vocabularies only, else NaN). */
 double rt_bits_per_byte(const rt_config *cfg, double loss_nats);
 /* Entropy (nats) of the token unigram distribution. */

@@ -54,9 +54,11 @@ static int optimise(rt_model *m, const rt_config *cfg, dt_loader *ld, const rt_t
     double tail = 0, t0 = rt_now();
     int tail_n = 0, step;
     for (step = 0; step < cfg->steps; step++) {
-        dt_loader_next(ld, b.inputs, b.targets);
-        float loss = rt_forward(m, b.inputs, b.targets);
-        if (!isfinite(loss)) break;
+        if (dt_loader_next(ld, b.inputs, b.targets) < 0) { step = -1; break; }
+        float total = rt_forward(m, b.inputs, b.targets);
+        if (rt_input_error(m)) { step = -1; break; }
+        if (!isfinite(total)) break;
+        float loss = rt_xent(m);   /* reported; the aux losses are only optimised */
         rt_backward(m);
         rt_adamw_step(m, cfg, rt_lr_at(cfg, step), step + 1);
         if (step >= tail_from) { tail += loss; tail_n++; }
@@ -89,6 +91,42 @@ double rt_unigram_entropy(const dt_tokens *t)
     return h;
 }
 
+int rt_check_data(const dt_tokens *t, const char *name, const ir_dims *d, char *err, size_t errlen)
+{
+    if (!t || !t->tok || t->n < (size_t)d->time + 1) {
+        snprintf(err, errlen, "%s holds %zu tokens, fewer than one window of %d (the sequence length %d plus the "
+                 "next token to predict); use more text, or a shorter sequence", name, t ? t->n : 0,
+                 d->time + 1, d->time);
+        return -1;
+    }
+    if (t->vocab > d->vocab) {
+        snprintf(err, errlen, "%s holds token ids up to %d but the model's vocabulary is %d; set the vocabulary "
+                 "to at least %d, or use data made for this vocabulary", name, t->vocab - 1, d->vocab, t->vocab);
+        return -1;
+    }
+    return 0;
+}
+
+/* The trained language model must still be causal and batch-independent,
+ * checked on a batch of real validation text. */
+static int check_trained_lm(rt_model *m, const rt_config *cfg, const rt_arch *arch, const rt_train_io *io,
+                            const char *what, char *err, size_t errlen)
+{
+    size_t bt = (size_t)cfg->dims.batch * (size_t)cfg->dims.time;
+    batch b;
+    int rc = -1;
+    if (batch_alloc(&b, bt) == 0) {
+        dt_loader ld;
+        dt_loader_init(&ld, io->val, cfg->dims.batch, cfg->dims.time, 0, 0);
+        const int32_t *tokens = dt_loader_next(&ld, b.inputs, b.targets) == 0 ? b.inputs : NULL;
+        rc = rt_check_trained(m, io, what, tokens, arch->source_file, err, errlen);
+    } else {
+        snprintf(err, errlen, "out of memory allocating a batch");
+    }
+    batch_free(&b);
+    return rc;
+}
+
 int rt_train(const rt_config *cfg, const rt_arch *arch, const rt_train_io *io, rt_metrics *out, char *err,
              size_t errlen)
 {
@@ -98,12 +136,9 @@ int rt_train(const rt_config *cfg, const rt_arch *arch, const rt_train_io *io, r
     snprintf(out->scale, sizeof out->scale, "%s", cfg->scale);
     out->mqar_acc = -1;
     out->threads = omp_get_max_threads();
-    int data_vocab = io->train->vocab > io->val->vocab ? io->train->vocab : io->val->vocab;
-    if (data_vocab > cfg->dims.vocab) {
-        snprintf(err, errlen, "the data holds token ids up to %d but the model's vocabulary is %d; "
-                 "set the vocabulary to at least %d", data_vocab - 1, cfg->dims.vocab, data_vocab);
+    if (rt_check_data(io->train, "the training data", &cfg->dims, err, errlen) < 0 ||
+        rt_check_data(io->val, "the validation data", &cfg->dims, err, errlen) < 0)
         return -1;
-    }
     rt_model *m = make_model(&cfg->dims, arch, cfg->seed, err, errlen);
     if (!m) return -1;
     const ir_graph *g = rt_model_graph(m);
@@ -119,7 +154,8 @@ int rt_train(const rt_config *cfg, const rt_arch *arch, const rt_train_io *io, r
     if (io->profile) rt_model_print_profile(m, io->profile);
     rt_model_set_profile(m, 0);
     if (done < 0) {
-        snprintf(err, errlen, "out of memory allocating a batch");
+        if (rt_input_error(m)) snprintf(err, errlen, "%s", rt_input_error(m));
+        else snprintf(err, errlen, "out of memory allocating a batch, or the training data ran out");
         rt_model_free(m);
         return -1;
     }
@@ -129,6 +165,10 @@ int rt_train(const rt_config *cfg, const rt_arch *arch, const rt_train_io *io, r
                             ? (double)done * cfg->dims.batch * cfg->dims.time / out->train_seconds : 0;
     out->val_loss = out->diverged ? NAN : rt_eval_loss(m, io->val, cfg->eval_batches);
     out->val_bpb = rt_bits_per_byte(cfg, out->val_loss);
+    if (!out->diverged && check_trained_lm(m, cfg, arch, io, "the trained model", err, errlen) < 0) {
+        rt_model_free(m);
+        return -1;
+    }
     if (io->save_path && !out->diverged && rt_save_params(m, io->save_path, err, errlen) < 0) {
         rt_model_free(m);
         return -1;
@@ -140,7 +180,7 @@ int rt_train(const rt_config *cfg, const rt_arch *arch, const rt_train_io *io, r
     }
     rt_model_free(m);
     if (!out->diverged && cfg->mqar_steps > 0) {
-        out->mqar_acc = rt_mqar_probe(cfg, arch, err, errlen);
+        out->mqar_acc = rt_mqar_probe(cfg, arch, io, err, errlen);
         if (out->mqar_acc < 0) return -1;
     }
     out->peak_rss_bytes = rt_peak_rss();

@@ -4,16 +4,18 @@
  * is involved: each check runs the graph or compares graphs.
  *
  *   verify/derivative         custom pointwise derivatives vs finite differences
- *   verify/causality          changing a later token never moves an earlier output
- *   verify/batch-independence changing one sequence never moves another
- *   verify/quadratic-tensor   no intermediate has two axes that grow with T
- *   verify/complexity         FLOPs at 2T <= 2.1 x FLOPs at T; same graph at any T
  *   verify/param-budget       parameters <= ratio x the DeltaNet reference
+ *   verify/size-dependent     the same graph at every size (sizes.c)
+ *   verify/quadratic-tensor   no intermediate has two axes that grow with T
+ *   verify/complexity         FLOPs at 2T <= 2.1 x FLOPs at T
+ *   verify/causality          changing later tokens never moves an earlier
+ *                             output, at the exact sizes of training,
+ *                             evaluation and the MQAR probe (flow.c)
+ *   verify/batch-independence changing one sequence never moves another
+ *   verify/non-finite         the outputs are finite to begin with
  *
- * Causality and batch independence compare outputs for exact equality: the
- * kernels compute each output row from its own inputs in a fixed order, so a
- * correct mixer changes earlier outputs by exactly nothing, and any leak, however
- * small, is caught.
+ * The same flow check runs again on every trained model (rt_train,
+ * rt_evaluate_stream): the score comes from that model, at those sizes.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -29,6 +31,7 @@ void rt_verify_defaults(rt_verify_opts *o)
     o->param_budget = 1.5;
     o->flops_ratio_limit = 2.1;
     o->seed = 1234;
+    o->flow_rounds = RT_FLOW_ROUNDS_BEFORE;
 }
 
 static aa_report *fail(aa_reports *out, const rt_arch *arch, int line, const char *rule, const char *fmt, ...)
@@ -131,147 +134,43 @@ static int check_derivatives(const ir_graph *g, const rt_arch *arch, const rt_ve
     return bad;
 }
 
-/* ---- causality and batch independence ------------------------------------------------------ */
+/* ---- causality and batch independence, at the sizes that are used -------------------- */
 
-static void random_tokens(int32_t *tok, size_t n, int vocab, uint64_t *rng)
+/* The model of one graph that will be run, at its exact sizes, checked by
+ * rt_check_flow: first with every parameter moved off its initial value
+ * (so a leak behind a zero-initialised weight, or a threshold the initial
+ * weights stay under, shows), then, if that made the outputs non-finite,
+ * with the initial parameters. */
+static int check_flow_at(const ir_dims *d, const char *what, const rt_arch *arch, const rt_verify_opts *o,
+                         aa_reports *out, rt_verify_info *info)
 {
-    for (size_t i = 0; i < n; i++) tok[i] = (int32_t)(dt_rand_u64(rng) % (uint64_t)vocab);
-}
-
-/* Largest |a - b| over positions [t0, t1) of sequence b of [B,T,V] logits. */
-static double max_change(const float *a, const float *b, const ir_dims *d, int seq, int t0, int t1, int *at)
-{
-    double worst = 0;
-    for (int t = t0; t < t1; t++) {
-        const float *x = a + ((size_t)seq * d->time + t) * d->vocab, *y = b + ((size_t)seq * d->time + t) * d->vocab;
-        for (int v = 0; v < d->vocab; v++) {
-            double e = fabs((double)x[v] - y[v]);
-            if (e > worst || e != e) {
-                worst = e == e ? e : INFINITY;
-                if (at) *at = t;
-            }
-        }
-    }
-    return worst;
-}
-
-static int check_information_flow(const ir_dims *base, const rt_arch *arch, const rt_verify_opts *o,
-                                  aa_reports *out, rt_verify_info *info)
-{
-    /* A short chunk exercises the same chunk-boundary code as the real one
-     * on a sequence a third as long: this check runs 7 forward passes. */
-    ir_dims d = *base;
-    d.batch = 2;
-    d.chunk = base->chunk < 16 ? base->chunk : 16;
-    d.time = 2 * d.chunk + 17;   /* crosses two chunk boundaries, ends mid-chunk */
-    ir_graph *g = build(&d, arch, out);
+    ir_graph *g = build(d, arch, out);
     if (!g) return 1;
-    char err[256];
+    char err[256], label[160];
     rt_model *m = rt_model_new(g, 0, err, sizeof err);
     if (!m) {
         ir_graph_free(g);
         fail(out, arch, 0, "verify/internal", "%s", err);
         return 1;
     }
+    snprintf(label, sizeof label, "at %s (batch %d, time %d)", what, d->batch, d->time);
+    rt_flow_opts fo = {.seed = o->seed, .rounds = o->flow_rounds, .what = label};
+    aa_reports first = {0};
     rt_model_init_params(m, o->seed);
-    size_t bt = (size_t)d.batch * d.time, nl = bt * (size_t)d.vocab;
-    int32_t *tok = malloc(bt * sizeof *tok), *tgt = malloc(bt * sizeof *tgt);
-    float *ref = malloc(nl * sizeof *ref);
-    uint64_t rng = o->seed;
-    random_tokens(tok, bt, d.vocab, &rng);
-    for (size_t i = 0; i < bt; i++) tgt[i] = -1;
-    rt_forward(m, tok, tgt);
-    memcpy(ref, rt_logits(m), nl * sizeof *ref);
-    int bad = 0;
-    /* Perturb single tokens of sequence 0; earlier outputs must not move. */
-    int probes[] = {d.time - 1, d.time / 2, d.chunk, d.chunk - 1, 1};
-    for (int i = 0; i < 5 && !bad; i++) {
-        int p = probes[i], at = -1;
-        int32_t keep = tok[p];
-        tok[p] = (keep + 1 + (int32_t)(dt_rand_u64(&rng) % (uint64_t)(d.vocab - 1))) % d.vocab;
-        rt_forward(m, tok, tgt);
-        double moved = max_change(ref, rt_logits(m), &d, 0, 0, p, &at);
-        tok[p] = keep;
-        info->causality_probes++;
-        if (moved != 0.0) {
-            fail(out, arch, 0, "verify/causality",
-                 "changing the token at position %d moved the output at earlier position %d by %.3g (must be "
-                 "exactly 0): the mixer lets later tokens influence earlier outputs (look for slices that bring "
-                 "later positions earlier, reversals, non-causal convolutions, or sums and means over the time "
-                 "axis)",
-                 p, at, moved);
-            bad++;
-        }
-    }
-    /* Change all of sequence 1; sequence 0 must not move at all. */
-    random_tokens(tok + d.time, (size_t)d.time, d.vocab, &rng);
-    rt_forward(m, tok, tgt);
-    int at = -1;
-    double moved = max_change(ref, rt_logits(m), &d, 0, 0, d.time, &at);
-    if (moved != 0.0) {
-        fail(out, arch, 0, "verify/batch-independence",
-             "changing sequence 1 of the batch moved sequence 0 at position %d by %.3g (must be exactly 0): "
-             "something mixes across the batch axis (a reduction or reshape over axis 0)", at, moved);
-        bad++;
-    }
-    free(tok);
-    free(tgt);
-    free(ref);
-    rt_model_free(m);
-    return bad;
-}
-
-/* ---- complexity ------------------------------------------------------------------------------- */
-
-/* Axes of node n that grow with the sequence: exactly 2x between the
- * graphs built at T and 2T, and longer than the chunk at 2T. */
-static int growing_axes(const ir_node *a, const ir_node *b, int chunk)
-{
-    int count = 0;
-    for (int i = 0; i < a->rank; i++)
-        if (b->shape[i] == 2 * a->shape[i] && b->shape[i] > chunk) count++;
-    return count;
-}
-
-static int check_complexity(const ir_dims *base, const rt_arch *arch, const rt_verify_opts *o, aa_reports *out,
-                            rt_verify_info *info)
-{
-    ir_dims d1 = *base, d2 = *base;
-    d1.batch = d2.batch = 1;
-    d1.time = 2 * base->chunk;
-    d2.time = 4 * base->chunk;
-    ir_graph *g1 = build(&d1, arch, out), *g2 = g1 ? build(&d2, arch, out) : NULL;
-    int bad = 0;
-    if (!g1 || !g2) {
-        bad = 1;
-    } else if (g1->n_nodes != g2->n_nodes) {
-        fail(out, arch, 0, "verify/complexity",
-             "the graph has %d ops at T=%d but %d at T=%d: its structure must not depend on the sequence length "
-             "(do not loop over aa_dim(l, AA_TIME))", g1->n_nodes - 1, d1.time, g2->n_nodes - 1, d2.time);
-        bad = 1;
+    rt_model_perturb_params(m, o->seed + 1);
+    int bad = rt_check_flow(m, &fo, arch->source_file, &first, &info->causality_probes);
+    if (bad && first.n && !strcmp(first.items[0].rule, "verify/non-finite")) {
+        rt_model_init_params(m, o->seed);
+        bad = rt_check_flow(m, &fo, arch->source_file, out, &info->causality_probes);
     } else {
-        for (int i = 1; i < g1->n_nodes && !bad; i++) {
-            const ir_node *a = &g1->nodes[i], *b = &g2->nodes[i];
-            if (growing_axes(a, b, base->chunk) >= 2) {
-                char shape[64];
-                ir_shape_str(b, shape, sizeof shape);
-                fail(out, arch, b->line, "verify/quadratic-tensor",
-                     "%s makes a tensor with two axes that grow with the sequence (shape %s at T=%d): that is "
-                     "quadratic in the sequence length; keep T x T products inside aa_linattn's chunks",
-                     ir_op_name(b), shape, d2.time);
-                bad = 1;
-            }
-        }
-        info->flops_ratio = ir_flops_forward(g2) / ir_flops_forward(g1);
-        if (!bad && info->flops_ratio > o->flops_ratio_limit) {
-            fail(out, arch, 0, "verify/complexity",
-                 "forward FLOPs grow %.2fx when the sequence doubles from %d to %d (limit %.2fx): the mixer is "
-                 "not sub-quadratic", info->flops_ratio, d1.time, d2.time, o->flops_ratio_limit);
-            bad = 1;
+        for (int i = 0; i < first.n; i++) {
+            aa_report *r = aa_report_add(out, "", "", 0, 0, "", "%s", "");
+            if (r) *r = first.items[i];
         }
     }
-    ir_graph_free(g1);
-    ir_graph_free(g2);
+    aa_reports_free(&first);
+    rt_model_free(m);
+    info->graphs++;
     return bad;
 }
 
@@ -309,7 +208,14 @@ int rt_verify(const rt_config *cfg, const rt_arch *arch, const rt_verify_opts *o
     bad += check_budget(g, &cfg->dims, arch, o, out, info);
     ir_graph_free(g);
     if (bad) return bad;   /* no point running a model whose pieces are wrong */
-    bad += check_complexity(&cfg->dims, arch, o, out, info);
-    bad += check_information_flow(&cfg->dims, arch, o, out, info);
+    bad = rt_check_sizes(cfg, arch, o, out, info);
+    if (bad) return bad;
+    bad = check_flow_at(&cfg->dims, "the training and evaluation size", arch, o, out, info);
+    if (!bad && cfg->mqar_steps > 0) {
+        ir_dims mq = cfg->dims;
+        mq.batch = cfg->mqar_batch;
+        mq.time = cfg->mqar_time;
+        bad = check_flow_at(&mq, "the MQAR probe's size", arch, o, out, info);
+    }
     return bad;
 }

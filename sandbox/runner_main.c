@@ -188,16 +188,33 @@ static void run_verify(runner *r)
     ir_graph_free(g);
 }
 
+/* How hard a trained (or loaded) model is checked: the job's options, with
+ * at least RT_FLOW_ROUNDS_AFTER causality passes. */
+static rt_verify_opts trained_checks(const sb_wire_job *j)
+{
+    rt_verify_opts o = j->verify_opts;
+    if (o.flow_rounds < RT_FLOW_ROUNDS_AFTER) o.flow_rounds = RT_FLOW_ROUNDS_AFTER;
+    return o;
+}
+
+/* A failed run: the verification reports it made, else err as stage/rule. */
+static void run_failed(runner *r, int reports_before, const char *stage, const char *rule, const char *err)
+{
+    if (r->reports.n == reports_before) aa_report_add(&r->reports, stage, r->arch.source_file, 0, 0, rule, "%s", err);
+}
+
 static void run_train(runner *r)
 {
     const sb_wire_job *j = r->job;
     if (j->verify && r->module && verify(r)) return;
+    rt_verify_opts checks = trained_checks(j);
     rt_train_io io = {.train = &r->train, .val = &r->val, .progress = progress, .save_file = j->has_save ? r->save : NULL,
-                      .profile = j->profile_ops ? stderr : NULL};
+                      .profile = j->profile_ops ? stderr : NULL, .verify = &checks, .reports = &r->reports};
     rt_metrics m;
     char err[512];
+    int before = r->reports.n;
     if (rt_train(&j->cfg, &r->arch, &io, &m, err, sizeof err) < 0) {
-        aa_report_add(&r->reports, "train", r->arch.source_file, 0, 0, "train/error", "%s", err);
+        run_failed(r, before, "train", "train/error", err);
         return;
     }
     sb_send(SB_FD_CHANNEL, SB_MSG_METRICS, &m, sizeof m);
@@ -213,8 +230,11 @@ static void run_eval(runner *r)
 {
     rt_metrics m;
     char err[512];
-    if (rt_evaluate_stream(&r->job->cfg, &r->arch, r->save, r->job->checkpoint_name, &r->val, &m, err, sizeof err) < 0) {
-        aa_report_add(&r->reports, "train", r->arch.source_file, 0, 0, "eval/error", "%s", err);
+    rt_verify_opts checks = trained_checks(r->job);
+    rt_train_io io = {.val = &r->val, .verify = &checks, .reports = &r->reports};
+    int before = r->reports.n;
+    if (rt_evaluate_stream(&r->job->cfg, &r->arch, r->save, r->job->checkpoint_name, &io, &m, err, sizeof err) < 0) {
+        run_failed(r, before, "train", "eval/error", err);
         return;
     }
     sb_send(SB_FD_CHANNEL, SB_MSG_METRICS, &m, sizeof m);
