@@ -78,12 +78,11 @@ static int stage_compile(pass *p) { return jit_compile(&p->src, &p->opts, &p->bc
 
 static int stage_load(pass *p) { return (p->m = jit_load(&p->bc, &p->src, &p->reps)) ? 0 : -1; }
 
-static void *resolve(void *ctx, const char *symbol) { return jit_lookup(ctx, symbol); }
 
 static int stage_build(pass *p)
 {
     rt_arch arch = {.name = jit_name(p->m), .source_file = p->src.path, .mixer = jit_mixer(p->m),
-                    .resolve = resolve, .resolve_ctx = p->m};
+                    .resolve = jit_resolve_scalar, .resolve_ctx = p->m};
     p->g = rt_build_arch(&p->dims, &arch, p->err, sizeof p->err);
     return p->g ? 0 : -1;
 }
@@ -91,7 +90,7 @@ static int stage_build(pass *p)
 static int stage_verify(pass *p)
 {
     rt_arch arch = {.name = jit_name(p->m), .source_file = p->src.path, .mixer = jit_mixer(p->m),
-                    .resolve = resolve, .resolve_ctx = p->m};
+                    .resolve = jit_resolve_scalar, .resolve_ctx = p->m};
     rt_config cfg;
     rt_config_scale("tiny", &cfg, p->err, sizeof p->err);
     rt_verify_opts o;

@@ -13,9 +13,6 @@
 #include "arch.h"
 #include "cli.h"
 
-/* ir_resolver over a loaded module: custom pointwise functions by name. */
-static void *lookup_symbol(void *ctx, const char *name) { return jit_lookup(ctx, name); }
-
 void cli_print_reports(const aa_reports *reps, int json, const char *stage)
 {
     if (json) {
@@ -72,7 +69,7 @@ int cli_open_candidate(const char *cmd, const char *arg, const cli_front_opts *o
     }
     aa_reports_free(&reps);
     c->arch = (rt_arch){.name = jit_name(c->module), .source_file = c->src.path, .mixer = jit_mixer(c->module),
-                        .resolve = lookup_symbol, .resolve_ctx = c->module};
+                        .resolve = jit_resolve_scalar, .resolve_ctx = c->module};
     return EXIT_OK;
 }
 

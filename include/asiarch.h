@@ -34,9 +34,11 @@ extern "C" {
 
 /* ---- handles --------------------------------------------------------------- */
 
-/* A tensor handle: an index into the graph being built. id 0 is "none" (an
- * absent optional input), negative ids carry an earlier error. */
-typedef struct aa_t { int id; } aa_t;
+/* A tensor handle: refers to a node of the graph being built. Opaque: only
+ * the aa_* ops make one, and the one field is a pointer so that no number
+ * can be turned into a handle. AA_NONE (all zero) is the absent tensor. */
+typedef struct aa_tensor aa_tensor;
+typedef struct aa_t { const aa_tensor *ref; } aa_t;
 
 /* The layer being built: its dimensions and its parameter namespace. */
 typedef struct aa_layer aa_layer;
@@ -65,7 +67,10 @@ typedef struct aa_init { int kind; float a, b; } aa_init;
 #define AA_INIT_LOG_UNIFORM(lo, hi) ((aa_init){AA_INIT_KIND_LOG_UNIFORM, (lo), (hi)})
 #define AA_INIT_INV_SOFTPLUS(lo, hi) ((aa_init){AA_INIT_KIND_INV_SOFTPLUS, (lo), (hi)})
 
-/* Dimensions a mixer may ask for with aa_dim(). */
+/* Dimensions a mixer may ask for with aa_dim(). The model is built (and
+ * verified) at several batch sizes and sequence lengths; it must build the
+ * same ops at each, so use AA_BATCH, AA_TIME, AA_CHUNK and aa_size() to
+ * shape tensors, never to choose ops (verify/size-dependent). */
 enum aa_dim_name {
     AA_MODEL = 0, /* d_model: width of x and of the mixer output */
     AA_HEADS,     /* number of heads */
@@ -257,7 +262,10 @@ enum aa_reduce_op {
 /* ---- custom pointwise ops ------------------------------------------------- */
 
 /* A candidate may define a scalar function of 1-4 floats together with its
- * partial derivatives NAME_d0 .. NAME_d<n-1>, and apply it elementwise:
+ * partial derivatives NAME_d0 .. NAME_d<n-1>, and apply it elementwise. Each
+ * must be written `AA_SCALAR float NAME(float, ...)` with exactly n float
+ * parameters, where n is the N of aa_pointwiseN (the kernel calls them as
+ * that type; the checker and the loader both refuse anything else):
  *
  *   AA_SCALAR float soft_cap(float x) { return 4.0f * tanhf(x / 4.0f); }
  *   AA_SCALAR float soft_cap_d0(float x) { float t = tanhf(x / 4.0f); return 1.0f - t * t; }

@@ -11,13 +11,19 @@
 
 #include "ir.h"
 
-static aa_t handle(int id) { return (aa_t){id > 0 ? id : -1}; }
+static aa_t handle(int id) { return ir_handle(id > 0 ? id : -1); }
 
 static ir_node proto(ir_op op, int n_in, const int *in)
 {
     ir_node n = {.op = op, .n_in = n_in, .layer = -1};
     for (int i = 0; i < n_in; i++) n.in[i] = in[i];
     return n;
+}
+
+static ir_node proto1(ir_op op, aa_t x)
+{
+    int id = ir_id(x);
+    return proto(op, 1, &id);
 }
 
 /* The graph of a layer handle, or the current graph for layer-less ops. */
@@ -63,8 +69,8 @@ int aa__dim(aa_layer *l, int which)
 static const ir_node *lookup(aa_t x)
 {
     ir_graph *g = ir_current();
-    if (!g || x.id <= 0 || x.id >= g->n_nodes) return NULL;
-    return &g->nodes[x.id];
+    if (!g || ir_id(x) <= 0 || ir_id(x) >= g->n_nodes) return NULL;
+    return &g->nodes[ir_id(x)];
 }
 
 int aa__rank(aa_t x)
@@ -148,7 +154,7 @@ aa_t aa__param(aa_layer *l, const char *name, int rank, int d0, int d1, int d2, 
 
 aa_t aa__reshape(aa_t x, int rank, int d0, int d1, int d2, int d3, int line)
 {
-    ir_node n = proto(IR_RESHAPE, 1, &x.id);
+    ir_node n = proto1(IR_RESHAPE, x);
     int d[4] = {d0, d1, d2, d3};
     n.rank = rank;
     memcpy(n.shape, d, sizeof d);
@@ -157,7 +163,7 @@ aa_t aa__reshape(aa_t x, int rank, int d0, int d1, int d2, int d3, int line)
 
 aa_t aa__permute(aa_t x, int p0, int p1, int p2, int p3, int line)
 {
-    ir_node n = proto(IR_PERMUTE, 1, &x.id);
+    ir_node n = proto1(IR_PERMUTE, x);
     int r = aa__rank(x);
     int p[4] = {p0, p1, p2, p3};
     for (int i = 0; i < 4; i++) n.iattr[i] = i < r ? p[i] : i;
@@ -169,7 +175,7 @@ aa_t aa__transpose(aa_t x, int a, int b, int line)
     int r = aa__rank(x);
     if (a < 0) a += r;
     if (b < 0) b += r;
-    ir_node n = proto(IR_PERMUTE, 1, &x.id);
+    ir_node n = proto1(IR_PERMUTE, x);
     for (int i = 0; i < 4; i++) n.iattr[i] = i;
     if (a >= 0 && a < r && b >= 0 && b < r) {
         n.iattr[a] = b;
@@ -184,7 +190,7 @@ aa_t aa__split_heads(aa_t x, int heads, int line)
 {
     ir_graph *g = ir_current();
     const ir_node *xn = lookup(x);
-    if (x.id < 0 || !g) return handle(-1);
+    if (ir_id(x) < 0 || !g) return handle(-1);
     if (!xn || xn->rank != 3) {
         ir_fail(g, line, "aa_split_heads", "input must be [batch, time, heads*dim]%s",
                 xn ? " (got a tensor of another rank)" : "");
@@ -203,7 +209,7 @@ aa_t aa__merge_heads(aa_t x, int line)
 {
     ir_graph *g = ir_current();
     const ir_node *xn = lookup(x);
-    if (x.id < 0 || !g) return handle(-1);
+    if (ir_id(x) < 0 || !g) return handle(-1);
     if (!xn || xn->rank != 4) {
         ir_fail(g, line, "aa_merge_heads", "input must be [batch, heads, time, dim]");
         return handle(-1);
@@ -215,7 +221,7 @@ aa_t aa__merge_heads(aa_t x, int line)
 
 aa_t aa__slice(aa_t x, int axis, int start, int len, int line)
 {
-    ir_node n = proto(IR_SLICE, 1, &x.id);
+    ir_node n = proto1(IR_SLICE, x);
     n.iattr[0] = axis;
     n.iattr[1] = start;
     n.iattr[2] = len;
@@ -224,7 +230,7 @@ aa_t aa__slice(aa_t x, int axis, int start, int len, int line)
 
 aa_t aa__concat(aa_t a, aa_t b, int axis, int line)
 {
-    int in[2] = {a.id, b.id};
+    int in[2] = {ir_id(a), ir_id(b)};
     ir_node n = proto(IR_CONCAT, 2, in);
     n.iattr[0] = axis;
     return add(NULL, &n, "aa_concat", line);
@@ -232,7 +238,7 @@ aa_t aa__concat(aa_t a, aa_t b, int axis, int line)
 
 aa_t aa__pad(aa_t x, int axis, int before, int after, int line)
 {
-    ir_node n = proto(IR_PAD, 1, &x.id);
+    ir_node n = proto1(IR_PAD, x);
     n.iattr[0] = axis;
     n.iattr[1] = before;
     n.iattr[2] = after;
@@ -242,13 +248,13 @@ aa_t aa__pad(aa_t x, int axis, int before, int after, int line)
 aa_t aa__expand_as(aa_t x, aa_t like, int line)
 {
     ir_graph *g = ir_current();
-    if (x.id < 0 || like.id < 0 || !g) return handle(-1);
+    if (ir_id(x) < 0 || ir_id(like) < 0 || !g) return handle(-1);
     const ir_node *ln = lookup(like);
     if (!ln) {
         ir_fail(g, line, "aa_expand_as", "argument 2 is not a tensor handle");
         return handle(-1);
     }
-    ir_node n = proto(IR_EXPAND, 1, &x.id);
+    ir_node n = proto1(IR_EXPAND, x);
     n.rank = ln->rank;
     memcpy(n.shape, ln->shape, sizeof n.shape);
     return add(NULL, &n, "aa_expand_as", line);
@@ -264,7 +270,7 @@ static const char *binary_name(int op)
 
 aa_t aa__binary(int op, aa_t a, aa_t b, int line)
 {
-    int in[2] = {a.id, b.id};
+    int in[2] = {ir_id(a), ir_id(b)};
     ir_node n = proto(IR_BINARY, 2, in);
     n.iattr[0] = op;
     return add(NULL, &n, binary_name(op), line);
@@ -277,7 +283,7 @@ static const char *unary_names[AA_OP_UNARY_END] = {
 
 aa_t aa__unary(int op, aa_t x, float a, float b, int line)
 {
-    ir_node n = proto(IR_UNARY, 1, &x.id);
+    ir_node n = proto1(IR_UNARY, x);
     n.iattr[0] = op;
     n.fattr[0] = a;
     n.fattr[1] = b;
@@ -288,7 +294,7 @@ aa_t aa__reduce(int op, aa_t x, int axis, int line)
 {
     static const char *names[] = {"aa_reduce", "aa_sum", "aa_mean", "aa_var", "aa_cumsum", "aa_softmax",
                                   "aa_entropy"};
-    ir_node n = proto(IR_REDUCE, 1, &x.id);
+    ir_node n = proto1(IR_REDUCE, x);
     n.iattr[0] = op;
     n.iattr[1] = axis;
     return add(NULL, &n, op >= AA_OP_SUM && op <= AA_OP_ENTROPY ? names[op] : names[0], line);
@@ -296,7 +302,7 @@ aa_t aa__reduce(int op, aa_t x, int axis, int line)
 
 aa_t aa__mask(int upper, aa_t x, int diagonal, int line)
 {
-    ir_node n = proto(IR_MASK, 1, &x.id);
+    ir_node n = proto1(IR_MASK, x);
     n.iattr[0] = upper != 0;
     n.iattr[1] = diagonal;
     return add(NULL, &n, upper ? "aa_triu" : "aa_tril", line);
@@ -308,7 +314,7 @@ aa_t aa__linear(aa_layer *l, const char *name, aa_t x, int out, int bias, aa_ini
 {
     ir_graph *g = graph_of(l);
     const ir_node *xn = lookup(x);
-    if (!g || x.id < 0 || g->has_error) return handle(-1);
+    if (!g || ir_id(x) < 0 || g->has_error) return handle(-1);
     if (!xn) {
         ir_fail(g, line, "aa_linear", "argument 3 is not a tensor handle");
         return handle(-1);
@@ -323,14 +329,14 @@ aa_t aa__linear(aa_layer *l, const char *name, aa_t x, int out, int bias, aa_ini
     int b = 0;
     if (bias) b = make_param(l, name, ".bias", 1, &out, AA_INIT_ZEROS, "aa_linear", line);
     if (w < 0 || b < 0) return handle(-1);
-    int in[3] = {x.id, w, b};
+    int in[3] = {ir_id(x), w, b};
     ir_node n = proto(IR_LINEAR, 3, in);
     return add(l, &n, "aa_linear", line);
 }
 
 aa_t aa__matmul(aa_t a, aa_t b, int ta, int tb, int line)
 {
-    int in[2] = {a.id, b.id};
+    int in[2] = {ir_id(a), ir_id(b)};
     ir_node n = proto(IR_MATMUL, 2, in);
     n.iattr[0] = ta != 0;
     n.iattr[1] = tb != 0;
@@ -339,7 +345,7 @@ aa_t aa__matmul(aa_t a, aa_t b, int ta, int tb, int line)
 
 aa_t aa__trisolve(aa_t a, aa_t b, int line)
 {
-    int in[2] = {a.id, b.id};
+    int in[2] = {ir_id(a), ir_id(b)};
     ir_node n = proto(IR_TRISOLVE, 2, in);
     return add(NULL, &n, "aa_trisolve", line);
 }
@@ -354,37 +360,37 @@ static int last_dim(aa_t x)
 
 aa_t aa__rmsnorm(aa_layer *l, const char *name, aa_t x, int line)
 {
-    if (x.id < 0) return handle(-1);
+    if (ir_id(x) < 0) return handle(-1);
     int d = last_dim(x);
     int w = make_param(l, name, ".weight", 1, &d, AA_INIT_ONES, "aa_rmsnorm", line);
-    int in[2] = {x.id, w};
+    int in[2] = {ir_id(x), w};
     ir_node n = proto(IR_RMSNORM, 2, in);
     return w < 0 ? handle(-1) : add(l, &n, "aa_rmsnorm", line);
 }
 
 aa_t aa__layernorm(aa_layer *l, const char *name, aa_t x, int line)
 {
-    if (x.id < 0) return handle(-1);
+    if (ir_id(x) < 0) return handle(-1);
     int d = last_dim(x);
     int w = make_param(l, name, ".weight", 1, &d, AA_INIT_ONES, "aa_layernorm", line);
     int b = make_param(l, name, ".bias", 1, &d, AA_INIT_ZEROS, "aa_layernorm", line);
-    int in[3] = {x.id, w, b};
+    int in[3] = {ir_id(x), w, b};
     ir_node n = proto(IR_LAYERNORM, 3, in);
     return w < 0 || b < 0 ? handle(-1) : add(l, &n, "aa_layernorm", line);
 }
 
 aa_t aa__l2norm(aa_t x, int line)
 {
-    ir_node n = proto(IR_L2NORM, 1, &x.id);
+    ir_node n = proto1(IR_L2NORM, x);
     return add(NULL, &n, "aa_l2norm", line);
 }
 
 aa_t aa__gated_rmsnorm(aa_layer *l, const char *name, aa_t x, aa_t gate, int mode, int line)
 {
-    if (x.id < 0 || gate.id < 0) return handle(-1);
+    if (ir_id(x) < 0 || ir_id(gate) < 0) return handle(-1);
     int d = last_dim(x);
     int w = make_param(l, name, ".weight", 1, &d, AA_INIT_ONES, "aa_gated_rmsnorm", line);
-    int in[3] = {x.id, gate.id, w};
+    int in[3] = {ir_id(x), ir_id(gate), w};
     ir_node n = proto(IR_GATED_RMSNORM, 3, in);
     n.iattr[0] = mode == AA_GATE_THEN_NORM;
     return w < 0 ? handle(-1) : add(l, &n, "aa_gated_rmsnorm", line);
@@ -395,7 +401,7 @@ aa_t aa__gated_rmsnorm(aa_layer *l, const char *name, aa_t x, aa_t gate, int mod
 aa_t aa__short_conv(aa_layer *l, const char *name, aa_t x, int width, aa_init init, int line)
 {
     ir_graph *g = graph_of(l);
-    if (!g || x.id < 0 || g->has_error) return handle(-1);
+    if (!g || ir_id(x) < 0 || g->has_error) return handle(-1);
     if (width < 1 || width > 64) {
         ir_fail(g, line, "aa_short_conv", "width %d must be in 1..64", width);
         return handle(-1);
@@ -406,15 +412,15 @@ aa_t aa__short_conv(aa_layer *l, const char *name, aa_t x, int width, aa_init in
         init = AA_INIT_UNIFORM(-r, r);
     }
     int w = make_param(l, name, ".weight", 2, shape, init, "aa_short_conv", line);
-    int in[2] = {x.id, w};
+    int in[2] = {ir_id(x), w};
     ir_node n = proto(IR_SHORT_CONV, 2, in);
     return w < 0 ? handle(-1) : add(l, &n, "aa_short_conv", line);
 }
 
 aa_t aa__linattn(aa_t q, aa_t k, aa_t v, aa_t beta, aa_t gate, float lambda, int flags, int line)
 {
-    if (beta.id < 0 || gate.id < 0) return handle(-1);
-    int in[5] = {q.id, k.id, v.id, beta.id, gate.id};
+    if (ir_id(beta) < 0 || ir_id(gate) < 0) return handle(-1);
+    int in[5] = {ir_id(q), ir_id(k), ir_id(v), ir_id(beta), ir_id(gate)};
     ir_node n = proto(IR_LINATTN, 5, in);
     ir_graph *g = ir_current();
     n.iattr[0] = flags;
@@ -430,7 +436,7 @@ aa_t aa__linattn(aa_t q, aa_t k, aa_t v, aa_t beta, aa_t gate, float lambda, int
 
 aa_t aa__stop_gradient(aa_t x, int line)
 {
-    ir_node n = proto(IR_STOPGRAD, 1, &x.id);
+    ir_node n = proto1(IR_STOPGRAD, x);
     return add(NULL, &n, "aa_stop_gradient", line);
 }
 
@@ -458,7 +464,7 @@ static int resolve_pointwise(ir_graph *g, const char *name, int nargs, int line)
     memset(p, 0, sizeof *p);
     snprintf(p->name, sizeof p->name, "%s", name);
     p->nargs = nargs;
-    p->fn = g->resolve ? g->resolve(g->resolve_ctx, name) : NULL;
+    p->fn = g->resolve ? g->resolve(g->resolve_ctx, name, nargs) : NULL;
     if (!p->fn) {
         ir_fail(g, line, "aa_pointwise", "no function 'float %s(%s)' is defined in this file%s", name,
                 nargs == 1 ? "float" : nargs == 2 ? "float, float" : nargs == 3 ? "float, float, float"
@@ -469,7 +475,7 @@ static int resolve_pointwise(ir_graph *g, const char *name, int nargs, int line)
     for (int i = 0; i < nargs; i++) {
         char d[IR_NAME_MAX + 8];
         snprintf(d, sizeof d, "%s_d%d", name, i);
-        p->deriv[i] = g->resolve(g->resolve_ctx, d);
+        p->deriv[i] = g->resolve(g->resolve_ctx, d, nargs);
         if (!p->deriv[i]) {
             ir_fail(g, line, "aa_pointwise", "'%s' needs its partial derivative 'float %s(...)' (same arguments), "
                     "one per argument: %s_d0 .. %s_d%d", name, d, name, name, nargs - 1);
@@ -489,7 +495,7 @@ aa_t aa__pointwise(const char *name, int nargs, aa_t a, aa_t b, aa_t c, aa_t d, 
     }
     int idx = resolve_pointwise(g, name, nargs, line);
     if (idx < 0) return handle(-1);
-    int in[4] = {a.id, b.id, c.id, d.id};
+    int in[4] = {ir_id(a), ir_id(b), ir_id(c), ir_id(d)};
     ir_node n = proto(IR_POINTWISE, nargs, in);
     n.iattr[0] = idx;
     return add(NULL, &n, "aa_pointwise", line);
@@ -498,7 +504,7 @@ aa_t aa__pointwise(const char *name, int nargs, aa_t a, aa_t b, aa_t c, aa_t d, 
 void aa__aux_loss(aa_layer *l, aa_t x, float weight, int line)
 {
     ir_graph *g = graph_of(l);
-    if (!g || x.id < 0 || g->has_error) return;
+    if (!g || ir_id(x) < 0 || g->has_error) return;
     if (g->n_aux >= (int)(sizeof g->aux / sizeof g->aux[0])) {
         ir_fail(g, line, "aa_aux_loss", "too many auxiliary losses (at most %d per model)",
                 (int)(sizeof g->aux / sizeof g->aux[0]));
@@ -508,8 +514,8 @@ void aa__aux_loss(aa_layer *l, aa_t x, float weight, int line)
         ir_fail(g, line, "aa_aux_loss", "weight %g must be in [0, 100]", (double)weight);
         return;
     }
-    ir_node n = proto(IR_AUX_LOSS, 1, &x.id);
+    ir_node n = proto1(IR_AUX_LOSS, x);
     n.fattr[0] = weight;
     aa_t r = add(l, &n, "aa_aux_loss", line);
-    if (r.id > 0) g->aux[g->n_aux++] = r.id;
+    if (ir_id(r) > 0) g->aux[g->n_aux++] = ir_id(r);
 }

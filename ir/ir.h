@@ -102,8 +102,9 @@ typedef struct ir_pointwise {
 } ir_pointwise;
 #define IR_MAX_POINTWISE 16
 
-/* Finds a function the candidate defines by name (NULL if absent). */
-typedef void *(*ir_resolver)(void *ctx, const char *symbol);
+/* Finds a function the candidate defines by name, only if it is a scalar
+ * function float(float x nargs) (NULL otherwise). */
+typedef void *(*ir_resolver)(void *ctx, const char *symbol, int nargs);
 
 /* Dimensions of the model the graph is built for. */
 typedef struct ir_dims {
@@ -131,6 +132,12 @@ typedef struct ir_graph {
     int has_error;
     ir_error error;
 } ir_graph;
+
+/* A handle's node id (0 none, negative an earlier error) and back. Only
+ * the engine converts: a candidate cannot name the field's type as anything
+ * but a pointer, which no integer converts to. */
+static inline int ir_id(aa_t h) { return (int)(intptr_t)h.ref; }
+static inline aa_t ir_handle(int id) { return (aa_t){(const aa_tensor *)(intptr_t)id}; }
 
 /* The context a mixer sees as aa_layer. */
 struct aa_layer {

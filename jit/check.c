@@ -124,7 +124,7 @@ static const struct {
     [R_INLINE] = {"dsl/inline", 0, "inline only together with static"},
     [R_RESERVED] = {"dsl/reserved-name", 0, "no definitions of aa_* names, DSL functions, memcpy/memset/memmove"},
     [R_MUTABLE_GLOBAL] = {"dsl/mutable-global", 0, "file-scope and static variables must be const"},
-    [R_HANDLE] = {"dsl/handle", 0, "aa_t is opaque: no .id, no handles made from integers, not in unions"},
+    [R_HANDLE] = {"dsl/handle", 0, "aa_t is opaque: no field access, no handles made from numbers, not in unions"},
     [R_SWITCH] = {"dsl/switch", 0, "case labels directly in the switch body"},
     [R_POINTWISE] = {"dsl/pointwise", 0, "aa_pointwise names a float function of this file and its derivatives"},
     [R_CALL_NOT_ALLOWED] = {"dsl/call-not-allowed", 0, "calls only to asiarch.h and the file's own functions"},
@@ -1737,19 +1737,21 @@ static void check_member(checker *c, int i)
     }
     if (base >= 0 && is_dsl_record(c, node_type(c, base), "aa_t"))
         report_node(c, R_HANDLE, i,
-                    "aa_t is an opaque tensor handle: its id must not be read or written; pass the handle itself "
-                    "to the aa_* ops (AA_NONE is the absent tensor)");
+                    "aa_t is an opaque tensor handle: its field must not be read or written; pass the handle "
+                    "itself to the aa_* ops (AA_NONE is the absent tensor)");
 }
 
-/* aa_t values made from integers ({5}, (aa_t){n}) forge handles; {0} is AA_NONE. */
+/* aa_t values made from integers ({5}, (aa_t){n}) forge handles; {0} is
+ * AA_NONE. (The handle's field is a pointer, so clang refuses the rest too,
+ * designated and brace-elided forms included: check_diagnostics.) */
 static void check_init_list(checker *c, int i)
 {
     if (!is_dsl_record(c, node_type(c, i), "aa_t") || !mine(c, i)) return;
     for (int j = first_child(c, i); j >= 0; j = next_sibling(c, j)) {
-        if (!is_integer(node_type(c, j)) && clang_getCanonicalType(node_type(c, j)).kind != CXType_Float &&
-            clang_getCanonicalType(node_type(c, j)).kind != CXType_Double)
-            continue;
-        CXEvalResult ev = clang_Cursor_Evaluate(c->nodes[j].cur);
+        int v = strip(c, j, 1);   /* under the implicit conversion to the handle's pointer */
+        enum CXTypeKind k = v >= 0 ? clang_getCanonicalType(node_type(c, v)).kind : CXType_Invalid;
+        if (v < 0 || (!is_integer(node_type(c, v)) && k != CXType_Float && k != CXType_Double)) continue;
+        CXEvalResult ev = clang_Cursor_Evaluate(c->nodes[v].cur);
         int zero = ev && clang_EvalResult_getKind(ev) == CXEval_Int && clang_EvalResult_getAsLongLong(ev) == 0;
         if (ev) clang_EvalResult_dispose(ev);
         if (!zero) {
@@ -1810,8 +1812,19 @@ static int enclosing_function(const checker *c, int i)
     return p;
 }
 
-/* Does this file define `float NAME(float, ...)` with n parameters, visible
- * to the loader (not static)? Returns NULL or what is wrong. */
+/* Is the definition at node f written `AA_SCALAR float name(...)`? The
+ * marker is the word just before the declaration's first token (after
+ * any line breaks and comments). */
+static int marked_scalar(const checker *c, int f)
+{
+    int k = tok_at(c, c->nodes[f].off);   /* the extent may or may not start at the (empty) macro */
+    return (k < c->ntok && tok_is(c, &c->toks[k], "AA_SCALAR")) || (k > 0 && tok_is(c, &c->toks[k - 1], "AA_SCALAR"));
+}
+
+/* Does this file define `AA_SCALAR float NAME(float, ...)` with n
+ * parameters, visible to the loader (not static)? Returns NULL or what is
+ * wrong. The kernels call it as exactly that type, so nothing else may be
+ * named: not the mixer, not a helper taking an int or the layer. */
 static const char *scalar_problem(checker *c, const char *name, int n)
 {
     int f = set_get(&c->own_fns, name);
@@ -1819,6 +1832,7 @@ static const char *scalar_problem(checker *c, const char *name, int n)
     CXCursor fn = c->nodes[c->fns[f]].cur;
     CXType t = clang_getCursorType(fn);
     if (clang_Cursor_getStorageClass(fn) == CX_SC_Static) return "is static (the engine looks it up by name)";
+    if (!marked_scalar(c, c->fns[f])) return "is not marked AA_SCALAR";
     if (clang_getCanonicalType(clang_getResultType(t)).kind != CXType_Float) return "does not return float";
     if (clang_getNumArgTypes(t) != n) return "has the wrong number of parameters";
     for (int k = 0; k < n; k++)
@@ -1857,7 +1871,13 @@ static void check_pointwise(checker *c, int call)
     snprintf(name, sizeof name, "%.*s", (int)(len - 2), text + 1);
     int ok = 0;
     long long n = eval_int(c, nargs, &ok);
-    if (!ok || n < 1 || n > 4) return;      /* the header's macros pass 1..4 */
+    if (!ok || n < 1 || n > 4) {   /* the header's macros pass 1..4; anything else was written by hand */
+        report_node(c, R_POINTWISE, nargs,
+                    "the number of arguments of a pointwise op must be a constant from 1 to 4 that the checker can "
+                    "evaluate, since the kernel calls the function with exactly that many floats; use "
+                    "aa_pointwise1 .. aa_pointwise4");
+        return;
+    }
     char deriv[200], sig[512];
     const char *why = scalar_problem(c, name, (int)n);
     if (why) {
@@ -2326,7 +2346,13 @@ static void check_diagnostics(checker *c)
         unsigned line = 0, col = 0;
         size_t ml = strlen(msg);
         if (ml > 15 && !strcmp(msg + ml - 15, " file not found")) continue;    /* dsl/include says it */
-        if (main_loc(c, loc, &line, &col, NULL)) {
+        if (main_loc(c, loc, &line, &col, NULL) && strstr(msg, "aa_tensor *")) {
+            /* a number or another pointer where a handle's field goes: a
+             * designated or brace-elided initialiser of an aa_t */
+            report(c, R_HANDLE, line, col,
+                   "this initialises an aa_t from something that is not a handle (%s); aa_t is an opaque tensor "
+                   "handle: take it from an aa_* op, copy another aa_t, or use AA_NONE for the absent tensor", msg);
+        } else if (main_loc(c, loc, &line, &col, NULL)) {
             const char *hint = strstr(msg, "implicit") || strstr(msg, "undeclared function")
                 ? "only the aa_* ops, the math functions of <asiarch.h> and functions defined in this file "
                   "can be called"

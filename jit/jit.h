@@ -93,8 +93,15 @@ const char *jit_name(const jit_module *m);        /* AA_NAME, or the file's stem
 const char *jit_motivation(const jit_module *m);  /* AA_MOTIVATION, or "" */
 /* The functions the candidate defines: names by index, NULL past the end. */
 const char *jit_function_name(const jit_module *m, int i);
-/* Address of a function the candidate defines (custom pointwise ops), or NULL. */
+/* Address of a function the candidate defines, or NULL (fault reports
+ * use it to name the function a trap happened in). */
 void *jit_lookup(jit_module *m, const char *symbol);
+/* The same, only when the function's compiled type is float(float x
+ * nargs): the one type a pointwise kernel calls. Anything else (the mixer,
+ * a helper taking an int or the layer) is NULL, whatever the source said. */
+void *jit_lookup_scalar(jit_module *m, const char *symbol, int nargs);
+/* jit_lookup_scalar as an ir_resolver (module = the jit_module). */
+void *jit_resolve_scalar(void *module, const char *symbol, int nargs);
 /* The LLVM IR that was loaded, as text (malloc'd; for `asiarch ir --llvm`). */
 char *jit_llvm_ir(const jit_module *m);
 void jit_unload(jit_module *m);

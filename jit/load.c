@@ -56,6 +56,7 @@ struct jit_module {
     char *name, *motivation;   /* copies of the AA_NAME/AA_MOTIVATION strings */
     char *ir;                  /* the module as loaded, as text */
     char **defined;            /* functions the candidate defines (jit_lookup) */
+    int *scalar_arity;         /* per defined function: n for float(float x n), else -1 */
     int n_defined;
     char errors[MSG_CAP];      /* what LLVM reported while loading, joined */
 };
@@ -236,12 +237,34 @@ static int scan_section(LLVMValueRef g, const jit_source *src, aa_reports *reps)
     return 1;
 }
 
-static int add_defined(jit_module *m, const char *name)
+/* n when f's LLVM type is float(float, ... n times), not variadic; else -1.
+ * This is what a pointwise kernel calls it as, so nothing else is ever
+ * handed out as a pointwise function, whatever the source claimed. */
+static int scalar_arity(LLVMValueRef f)
+{
+    LLVMTypeRef t = LLVMGlobalGetValueType(f);
+    if (LLVMGetTypeKind(t) != LLVMFunctionTypeKind || LLVMIsFunctionVarArg(t) ||
+        LLVMGetTypeKind(LLVMGetReturnType(t)) != LLVMFloatTypeKind)
+        return -1;
+    unsigned n = LLVMCountParamTypes(t);
+    if (n < 1 || n > AA_MAX_POINTWISE_ARGS) return -1;
+    LLVMTypeRef params[AA_MAX_POINTWISE_ARGS];
+    LLVMGetParamTypes(t, params);
+    for (unsigned i = 0; i < n; i++)
+        if (LLVMGetTypeKind(params[i]) != LLVMFloatTypeKind) return -1;
+    return (int)n;
+}
+
+static int add_defined(jit_module *m, const char *name, int arity)
 {
     char **d = realloc(m->defined, sizeof *d * (size_t)(m->n_defined + 1));
     if (!d) return -1;
     m->defined = d;
+    int *a = realloc(m->scalar_arity, sizeof *a * (size_t)(m->n_defined + 1));
+    if (!a) return -1;
+    m->scalar_arity = a;
     if (!(d[m->n_defined] = strdup(name))) return -1;
+    a[m->n_defined] = arity;
     m->n_defined++;
     return 0;
 }
@@ -269,7 +292,7 @@ static int scan_functions(LLVMModuleRef mod, jit_module *m, const jit_source *sr
             report_at(reps, src, l, c, "link/duplicate-symbol",
                       "%s is provided by the DSL and cannot be defined by a candidate; rename the function", name);
             bad++;
-        } else if (add_defined(m, name) < 0) {
+        } else if (add_defined(m, name, scalar_arity(f)) < 0) {
             report_at(reps, src, 0, 0, "link/jit", "out of memory while loading the candidate");
             bad++;
         }
@@ -345,10 +368,31 @@ static int scan_target(LLVMModuleRef mod, const jit_source *src, aa_reports *rep
     return !same;
 }
 
-/* `mixer` must be defined here and visible. */
+/* aa_t mixer(aa_layer *, aa_t) as the host calls it: the handle is a
+ * struct of one pointer, passed and returned as that pointer. */
+static int mixer_type_ok(LLVMValueRef f)
+{
+    LLVMTypeRef t = LLVMGlobalGetValueType(f);
+    if (LLVMGetTypeKind(t) != LLVMFunctionTypeKind || LLVMIsFunctionVarArg(t) || LLVMCountParamTypes(t) != 2 ||
+        LLVMGetTypeKind(LLVMGetReturnType(t)) != LLVMPointerTypeKind)
+        return 0;
+    LLVMTypeRef params[2];
+    LLVMGetParamTypes(t, params);
+    return LLVMGetTypeKind(params[0]) == LLVMPointerTypeKind && LLVMGetTypeKind(params[1]) == LLVMPointerTypeKind;
+}
+
+/* `mixer` must be defined here, visible, and of the type the host calls. */
 static int scan_mixer(LLVMModuleRef mod, const jit_source *src, aa_reports *reps)
 {
     LLVMValueRef f = LLVMGetNamedFunction(mod, "mixer");
+    if (f && !LLVMIsDeclaration(f) && !is_local(f) && !mixer_type_ok(f)) {
+        int l, c;
+        find_in_source(src, "mixer", 1, &l, &c);
+        report_at(reps, src, l, c, "link/mixer-type",
+                  "mixer does not have the type the engine calls it with; define exactly "
+                  "aa_t mixer(aa_layer *l, aa_t x)");
+        return 1;
+    }
     if (f && !LLVMIsDeclaration(f) && !is_local(f)) return 0;
     if (f && !LLVMIsDeclaration(f)) {
         int l, c;
@@ -602,6 +646,20 @@ void *jit_lookup(jit_module *m, const char *symbol)
     return NULL;
 }
 
+void *jit_lookup_scalar(jit_module *m, const char *symbol, int nargs)
+{
+    if (!m || !m->jit || !symbol) return NULL;
+    for (int i = 0; i < m->n_defined; i++)
+        if (strcmp(m->defined[i], symbol) == 0)
+            return m->scalar_arity[i] == nargs ? lookup(m, symbol, NULL, 0) : NULL;
+    return NULL;
+}
+
+void *jit_resolve_scalar(void *module, const char *symbol, int nargs)
+{
+    return jit_lookup_scalar(module, symbol, nargs);
+}
+
 const char *jit_function_name(const jit_module *m, int i)
 {
     return m && i >= 0 && i < m->n_defined ? m->defined[i] : NULL;
@@ -618,6 +676,7 @@ void jit_unload(jit_module *m)
     }
     for (int i = 0; i < m->n_defined; i++) free(m->defined[i]);
     free(m->defined);
+    free(m->scalar_arity);
     free(m->name);
     free(m->motivation);
     free(m->ir);

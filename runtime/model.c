@@ -37,12 +37,12 @@ static aa_t swiglu(aa_layer *l, aa_t x, int hidden)
 static int check_mixer_output(ir_graph *g, aa_t x, aa_t y, int layer)
 {
     if (g->has_error) return -1;
-    if (y.id <= 0 || y.id >= g->n_nodes) {
+    if (ir_id(y) <= 0 || ir_id(y) >= g->n_nodes) {
         ir_fail(g, 0, "mixer", "layer %d: mixer() returned %s; expected a tensor [batch, time, model]", layer,
-                y.id == 0 ? "AA_NONE" : "an invalid handle");
+                ir_id(y) == 0 ? "AA_NONE" : "an invalid handle");
         return -1;
     }
-    const ir_node *a = &g->nodes[x.id], *b = &g->nodes[y.id];
+    const ir_node *a = &g->nodes[ir_id(x)], *b = &g->nodes[ir_id(y)];
     if (a->rank != b->rank || memcmp(a->shape, b->shape, sizeof a->shape) != 0) {
         char sa[64], sb[64];
         snprintf(sa, sizeof sa, "[%d,%d,%d]", a->shape[0], a->shape[1], a->shape[2]);
@@ -116,11 +116,11 @@ ir_graph *rt_build_detailed(const ir_dims *dims, const rt_arch *arch, ir_error *
     g->tokens = add_leaf(g, IR_TOKENS);
     g->targets = add_leaf(g, IR_TARGETS);
     aa_t table = aa__param(&root, "embed.weight", 2, dims->vocab, dims->model, 1, AA_INIT_NORMAL(0.02f), 0);
-    ir_node emb = {.op = IR_EMBED, .n_in = 2, .in = {g->tokens, table.id}, .layer = -1};
-    aa_t h = {ir_add_node(g, &emb, "embed", 0)};
+    ir_node emb = {.op = IR_EMBED, .n_in = 2, .in = {g->tokens, ir_id(table)}, .layer = -1};
+    aa_t h = ir_handle(ir_add_node(g, &emb, "embed", 0));
     build_layers(g, arch->mixer, &h);
     aa_t hf = aa__rmsnorm(&root, "norm_f", h, 0);
-    ir_node lg = {.op = IR_LOGITS, .n_in = 2, .in = {hf.id, table.id}, .layer = -1};
+    ir_node lg = {.op = IR_LOGITS, .n_in = 2, .in = {ir_id(hf), ir_id(table)}, .layer = -1};
     g->logits = ir_add_node(g, &lg, "lm_head", 0);
     ir_node xe = {.op = IR_XENT, .n_in = 2, .in = {g->logits, g->targets}, .layer = -1};
     int xent = ir_add_node(g, &xe, "loss", 0);

@@ -106,8 +106,6 @@ static void open_save(runner *r)
         fail_setup(r, "cannot use the checkpoint file: %s", strerror(errno));
 }
 
-static void *lookup_symbol(void *ctx, const char *name) { return jit_lookup(ctx, name); }
-
 /* The mixer: a reference, or the candidate's bitcode loaded and linked now,
  * which maps all of its executable memory. */
 static void load_mixer(runner *r)
@@ -131,7 +129,7 @@ static void load_mixer(runner *r)
         sb_note_candidate_function(name, jit_lookup(r->module, name));
     }
     r->arch = (rt_arch){.name = jit_name(r->module), .source_file = r->src.path, .mixer = jit_mixer(r->module),
-                        .resolve = lookup_symbol, .resolve_ctx = r->module};
+                        .resolve = jit_resolve_scalar, .resolve_ctx = r->module};
 }
 
 static void start_threads(const sb_wire_job *j)

@@ -67,7 +67,6 @@ static ir_dims tiny_dims(void)
     return cfg.dims;
 }
 
-static void *resolve(void *ctx, const char *symbol) { return jit_lookup(ctx, symbol); }
 
 /* ---- the allow-list is the header ------------------------------------------------------ */
 
@@ -193,7 +192,7 @@ static void check_arch_file(const char *file)
     ir_dims dims = tiny_dims();
     char err[512] = "";
     rt_arch arch = {.name = jit_name(m), .source_file = src.path, .mixer = jit_mixer(m),
-                    .resolve = resolve, .resolve_ctx = m};
+                    .resolve = jit_resolve_scalar, .resolve_ctx = m};
     ir_graph *g = rt_build_arch(&dims, &arch, err, sizeof err);
     CHECK_MSG(g != NULL, "%s: %s", file, err);
     ir_graph *native = rt_build(&dims, ref->mixer, ref->file, err, sizeof err);
@@ -403,19 +402,19 @@ static int bitcode_from_ir(const char *ir, jit_bitcode *bc)
 static const char hand_ir_system[] =
     "@cmd = private constant [10 x i8] c\"id > /tmp\\00\"\n"
     "declare i32 @system(i8*)\n"
-    "define i32 @mixer(i8* %l, i32 %x) {\n"
+    "define i8* @mixer(i8* %l, i8* %x) {\n"
     "  %p = getelementptr [10 x i8], [10 x i8]* @cmd, i64 0, i64 0\n"
     "  %r = call i32 @system(i8* %p)\n"
-    "  ret i32 %x\n"
+    "  ret i8* %x\n"
     "}\n";
 
 /* LLJIT defines these in the main JITDylib for its own platform support. */
 static const char hand_ir_platform[] =
     "@__dso_handle = external global i8\n"
     "declare i32 @__cxa_atexit(i8*, i8*, i8*)\n"
-    "define i32 @mixer(i8* %l, i32 %x) {\n"
+    "define i8* @mixer(i8* %l, i8* %x) {\n"
     "  %r = call i32 @__cxa_atexit(i8* null, i8* null, i8* @__dso_handle)\n"
-    "  ret i32 %x\n"
+    "  ret i8* %x\n"
     "}\n";
 
 /* llvm.sin is lowered to a call of sinf that no IR declaration shows: the
@@ -426,6 +425,12 @@ static const char hand_ir_sinf[] =
     "  %y = call float @llvm.sin.f32(float %x)\n"
     "  ret float %y\n"
     "}\n"
+    "define i8* @mixer(i8* %l, i8* %x) {\n"
+    "  ret i8* %x\n"
+    "}\n";
+
+/* A mixer of another type than the host calls: an int where the handle goes. */
+static const char hand_ir_mixer_type[] =
     "define i32 @mixer(i8* %l, i32 %x) {\n"
     "  ret i32 %x\n"
     "}\n";
@@ -465,6 +470,13 @@ TEST(loader_refuses_hand_written_bitcode)
     jit_bitcode_free(&bc);
     aa_reports_free(&r);
 
+    CHECK(bitcode_from_ir(hand_ir_mixer_type, &bc) == 0);
+    m = jit_load(&bc, &src, &r);
+    CHECK(m == NULL && find_rule(&r, "link/mixer-type") != NULL);
+    jit_unload(m);
+    jit_bitcode_free(&bc);
+    aa_reports_free(&r);
+
     /* data that is plainly not bitcode is a report, not a crash (LLVM 14
      * may still end the process on damaged bitcode: jit_load trusts
      * jit_compile, whose cache is checksummed, and runs in the sandbox) */
@@ -497,10 +509,14 @@ TEST(lookup_finds_only_the_candidates_functions)
     CHECK(jit_lookup(m, "aa__dim") == NULL);
     CHECK(jit_lookup(m, "system") == NULL);
     CHECK(jit_lookup(m, "nope") == NULL);
+    /* as a pointwise function: only float(float x n) of exactly that n */
+    CHECK(jit_lookup_scalar(m, "soft_cap", 1) != NULL);
+    CHECK(jit_lookup_scalar(m, "soft_cap", 2) == NULL);
+    CHECK(jit_lookup_scalar(m, "mixer", 1) == NULL && jit_lookup_scalar(m, "mixer", 2) == NULL);
 
     ir_dims dims = tiny_dims();
     char err[512] = "";
-    rt_arch arch = {.name = jit_name(m), .source_file = "pw.c", .mixer = jit_mixer(m), .resolve = resolve,
+    rt_arch arch = {.name = jit_name(m), .source_file = "pw.c", .mixer = jit_mixer(m), .resolve = jit_resolve_scalar,
                     .resolve_ctx = m};
     ir_graph *g = rt_build_arch(&dims, &arch, err, sizeof err);
     CHECK_MSG(g != NULL, "%s", err);

@@ -195,9 +195,10 @@ static float mix2(float a, float b) { return a * b + b; }
 static float mix2_d0(float a, float b) { (void)a; return b; }
 static float mix2_d1(float a, float b) { (void)b; return a + 1.0f; }
 
-static void *resolver(void *ctx, const char *name)
+static void *resolver(void *ctx, const char *name, int nargs)
 {
     (void)ctx;
+    (void)nargs;
     if (!strcmp(name, "softcap")) return (void *)softcap;
     if (!strcmp(name, "softcap_d0")) return (void *)softcap_d0;
     if (!strcmp(name, "badcap")) return (void *)softcap;

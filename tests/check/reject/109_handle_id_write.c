@@ -5,6 +5,6 @@ AA_NAME("reject");
 
 aa_t mixer(aa_layer *l, aa_t x)
 {
-    x.id = 3;
+    x.ref = 0;
     return aa_linear(l, "o_proj", x, aa_dim(l, AA_MODEL));
 }
