@@ -80,14 +80,10 @@ static uint64_t mix_float(uint64_t h, float f)
     return mix(h, u);
 }
 
-/* Merkle hash: a node's hash covers its op, attributes, shape and the hashes
- * of its inputs in argument order — never names, lines or node numbering. So
- * renaming variables or parameters, or reordering independent statements,
- * leaves the hash unchanged; any change to what is computed changes it. */
-uint64_t ir_structural_hash(const ir_graph *g)
+/* One pass of the Merkle hash (see ir_structural_hash); param_extra, when
+ * given, is folded into each parameter's own hash. */
+static void merkle(const ir_graph *g, const uint64_t *param_extra, uint64_t *h)
 {
-    uint64_t *h = calloc((size_t)g->n_nodes, sizeof *h);
-    if (!h) return 0;
     for (int i = 1; i < g->n_nodes; i++) {
         const ir_node *n = &g->nodes[i];
         uint64_t x = mix(0x6173696172636821ULL, (uint64_t)n->op);
@@ -104,10 +100,38 @@ uint64_t ir_structural_hash(const ir_graph *g)
             const ir_param *p = &g->params[n->param];
             x = mix(x, (uint64_t)p->init.kind);
             x = mix_float(mix_float(x, p->init.a), p->init.b);
+            if (param_extra) x = mix(x, param_extra[i]);
         }
         for (int a = 0; a < n->n_in; a++) x = mix(x, n->in[a] > 0 ? h[n->in[a]] : 0x5a5a5a5aULL);
         h[i] = x;
     }
+}
+
+/* Merkle hash: a node's hash covers its op, attributes, shape and the hashes
+ * of its inputs in argument order — never names, lines or node numbering. So
+ * renaming variables or parameters, or reordering independent statements,
+ * leaves the hash unchanged; any change to what is computed changes it.
+ *
+ * Parameters are identified by where they are used: a second pass folds
+ * into each parameter the (order-free) set of its uses from the first, so
+ * one weight used by two projections (tied) and two weights of the same
+ * shape (untied) hash differently, as do designs with different parameter
+ * counts. */
+uint64_t ir_structural_hash(const ir_graph *g)
+{
+    uint64_t *h = calloc((size_t)g->n_nodes, sizeof *h), *uses = calloc((size_t)g->n_nodes, sizeof *uses);
+    if (!h || !uses) {
+        free(h);
+        free(uses);
+        return 0;
+    }
+    merkle(g, NULL, h);
+    for (int i = 1; i < g->n_nodes; i++) {
+        const ir_node *n = &g->nodes[i];
+        for (int a = 0; a < n->n_in; a++)
+            if (n->in[a] > 0 && g->nodes[n->in[a]].op == IR_PARAM) uses[n->in[a]] += mix(h[i], (uint64_t)a);
+    }
+    merkle(g, uses, h);
     /* The loss (when built) reaches everything that matters; otherwise
      * combine all sinks in order of their hashes. */
     uint64_t out = 0;
@@ -116,7 +140,9 @@ uint64_t ir_structural_hash(const ir_graph *g)
     } else {
         for (int i = 1; i < g->n_nodes; i++) out += h[i] * 0x9e3779b97f4a7c15ULL; /* order-free sum */
     }
+    out = mix(out, (uint64_t)ir_param_count(g));
     free(h);
+    free(uses);
     return out;
 }
 

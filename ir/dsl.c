@@ -146,6 +146,11 @@ static int make_param(aa_layer *l, const char *name, const char *suffix, int ran
 aa_t aa__param(aa_layer *l, const char *name, int rank, int d0, int d1, int d2, aa_init init, int line)
 {
     int shape[3] = {d0, d1, d2};
+    ir_graph *g = graph_of(l);
+    if (g && (rank < 1 || rank > 3)) {   /* the aa_param1..3 macros pass 1..3; a direct call may not */
+        ir_fail(g, line, "aa_param", "rank %d; a parameter has 1 to 3 axes (aa_param1, aa_param2, aa_param3)", rank);
+        return handle(-1);
+    }
     if (init.kind == AA_INIT_KIND_DEFAULT) init = AA_INIT_NORMAL(0.02f);
     return handle(make_param(l, name, "", rank, shape, init, "aa_param", line));
 }

@@ -21,6 +21,12 @@
 #include "asiarch.h"
 
 #define IR_MAX_RANK 4
+/* Limits on every tensor a graph may hold, checked in 64-bit arithmetic
+ * when a node is made: no axis, offset or element count can wrap, and every
+ * index a kernel computes fits its types. */
+#define IR_MAX_DIM (1 << 30)              /* elements along one axis */
+#define IR_MAX_NUMEL ((1LL << 31) - 1)    /* elements in one tensor */
+#define IR_MAX_PAD (1 << 20)              /* zeros added by one aa_pad */
 #define IR_MAX_IN 5
 #define IR_NAME_MAX 96
 

@@ -57,15 +57,21 @@ static int require_f32(const ir_node *x, int arg, char *msg, size_t len)
 static int infer_reshape(const ir_graph *g, ir_node *n, char *msg, size_t len)
 {
     const ir_node *x = input(g, n, 0);
-    size_t want = 1;
+    if (n->rank < 1 || n->rank > IR_MAX_RANK) return fail(msg, len, "rank %d; expected 1 to %d", n->rank, IR_MAX_RANK);
+    int64_t want = 1;
     for (int i = 0; i < n->rank; i++) {
         if (n->shape[i] <= 0) return fail(msg, len, "dimension %d is %d; expected a positive size", i, n->shape[i]);
-        want *= (size_t)n->shape[i];
+        /* in 64 bits, capped at every step: the product of four ints can wrap any size_t */
+        want *= n->shape[i];
+        if (want > IR_MAX_NUMEL) break;
     }
-    if (want != ir_numel(x)) {
+    if (want != (int64_t)ir_numel(x)) {
         char s[64];
         ir_shape_str(x, s, sizeof s);
-        return fail(msg, len, "cannot reshape %s (%zu elements) into %zu elements", s, ir_numel(x), want);
+        if (want > IR_MAX_NUMEL)
+            return fail(msg, len, "cannot reshape %s (%zu elements) into more than %lld elements", s, ir_numel(x),
+                        (long long)IR_MAX_NUMEL);
+        return fail(msg, len, "cannot reshape %s (%zu elements) into %lld elements", s, ir_numel(x), (long long)want);
     }
     return 0;
 }
@@ -91,10 +97,10 @@ static int infer_slice(const ir_graph *g, ir_node *n, char *msg, size_t len)
     const ir_node *x = input(g, n, 0);
     int axis = norm_axis(n->iattr[0], x->rank);
     if (axis < 0) return fail(msg, len, "axis %d out of range for rank %d", n->iattr[0], x->rank);
-    int start = n->iattr[1], count = n->iattr[2];
+    int64_t start = n->iattr[1], count = n->iattr[2];
     if (start < 0 || count <= 0 || start + count > x->shape[axis])
-        return fail(msg, len, "window [%d, %d) is outside axis %d of size %d", start, start + count, axis,
-                    x->shape[axis]);
+        return fail(msg, len, "window [%lld, %lld) is outside axis %d of size %d (start >= 0, length >= 1)",
+                    (long long)start, (long long)(start + count), axis, x->shape[axis]);
     copy_shape(n, x);
     n->iattr[0] = axis;
     n->shape[axis] = count;
@@ -113,9 +119,12 @@ static int infer_concat(const ir_graph *g, ir_node *n, char *msg, size_t len)
     for (int i = 0; i < a->rank; i++)
         if (i != axis && a->shape[i] != b->shape[i])
             return fail(msg, len, "cannot concatenate %s and %s along axis %d: axis %d differs", sa, sb, axis, i);
+    int64_t joined = (int64_t)a->shape[axis] + b->shape[axis];
+    if (joined > IR_MAX_DIM) return fail(msg, len, "the result would have %lld elements along axis %d (at most %d)",
+                                         (long long)joined, axis, IR_MAX_DIM);
     copy_shape(n, a);
     n->iattr[0] = axis;
-    n->shape[axis] = a->shape[axis] + b->shape[axis];
+    n->shape[axis] = (int)joined;
     return 0;
 }
 
@@ -124,11 +133,13 @@ static int infer_pad(const ir_graph *g, ir_node *n, char *msg, size_t len)
     const ir_node *x = input(g, n, 0);
     int axis = norm_axis(n->iattr[0], x->rank);
     if (axis < 0) return fail(msg, len, "axis %d out of range for rank %d", n->iattr[0], x->rank);
-    if (n->iattr[1] < 0 || n->iattr[2] < 0 || n->iattr[1] + n->iattr[2] > (1 << 20))
-        return fail(msg, len, "padding (%d, %d) must be non-negative", n->iattr[1], n->iattr[2]);
+    int64_t before = n->iattr[1], after = n->iattr[2];
+    if (before < 0 || after < 0 || before + after > IR_MAX_PAD)
+        return fail(msg, len, "padding (%lld, %lld) must be non-negative and at most %d in all", (long long)before,
+                    (long long)after, IR_MAX_PAD);
     copy_shape(n, x);
     n->iattr[0] = axis;
-    n->shape[axis] += n->iattr[1] + n->iattr[2];
+    n->shape[axis] = (int)(x->shape[axis] + before + after);
     return 0;
 }
 
@@ -364,7 +375,36 @@ static int infer_training(const ir_graph *g, ir_node *n, char *msg, size_t len)
     }
 }
 
+/* Every tensor's size, whatever op made it: each axis and the element
+ * count within the limits, computed in 64 bits so nothing wraps. */
+static int check_size(const ir_node *n, char *msg, size_t len)
+{
+    if (n->rank < 0 || n->rank > IR_MAX_RANK) return fail(msg, len, "rank %d (at most %d)", n->rank, IR_MAX_RANK);
+    int64_t numel = 1;
+    for (int i = 0; i < n->rank; i++) {
+        if (n->shape[i] < 1 || n->shape[i] > IR_MAX_DIM)
+            return fail(msg, len, "axis %d would have %d elements; every axis must have 1 to %d", i, n->shape[i],
+                        IR_MAX_DIM);
+        numel *= n->shape[i];
+        if (numel > IR_MAX_NUMEL) {
+            char s[64];
+            ir_shape_str(n, s, sizeof s);
+            return fail(msg, len, "the result %s would have more than %lld elements (the limit for one tensor)", s,
+                        (long long)IR_MAX_NUMEL);
+        }
+    }
+    return 0;
+}
+
+static int infer_op(const ir_graph *g, ir_node *n, char *msg, size_t len);
+
 int ir_infer_shape(const ir_graph *g, ir_node *n, char *msg, size_t len)
+{
+    if (infer_op(g, n, msg, len) < 0) return -1;
+    return check_size(n, msg, len);
+}
+
+static int infer_op(const ir_graph *g, ir_node *n, char *msg, size_t len)
 {
     n->dtype = IR_F32;
     /* Every float op takes float inputs (ids only feed the embedding/loss). */

@@ -98,6 +98,93 @@ static void expect_error(rt_mixer_fn f, const char *want)
     ir_graph_free(g);
 }
 
+/* q and k from one projection (tied), and from two of the same shape. */
+static aa_t mixer_tied(aa_layer *l, aa_t x)
+{
+    int d = aa_dim(l, AA_MODEL), h = aa_dim(l, AA_HEADS);
+    aa_t qk = aa_linear(l, "qk", x, d);
+    aa_t q = aa_l2norm(aa_split_heads(qk, h)), k = aa_l2norm(aa_split_heads(qk, h));
+    aa_t v = aa_split_heads(aa_linear(l, "v", x, d), h);
+    return aa_linear(l, "o", aa_merge_heads(aa_linattn(q, k, v, AA_NONE, AA_NONE, 0.0f, 0)), d);
+}
+
+static aa_t mixer_untied(aa_layer *l, aa_t x)
+{
+    int d = aa_dim(l, AA_MODEL), h = aa_dim(l, AA_HEADS);
+    aa_t q = aa_l2norm(aa_split_heads(aa_linear(l, "q", x, d), h));
+    aa_t k = aa_l2norm(aa_split_heads(aa_linear(l, "k", x, d), h));
+    aa_t v = aa_split_heads(aa_linear(l, "v", x, d), h);
+    return aa_linear(l, "o", aa_merge_heads(aa_linattn(q, k, v, AA_NONE, AA_NONE, 0.0f, 0)), d);
+}
+
+/* A per-channel scale applied twice with the same weight, and with two
+ * weights of the same shape: y = w*x + w*x versus y = w*x + v*x. */
+static aa_t mixer_shared_twice(aa_layer *l, aa_t x)
+{
+    aa_t w = aa_param1(l, "w", aa_dim(l, AA_MODEL), AA_INIT_DEFAULT);
+    return aa_add(aa_mul(x, w), aa_mul(x, w));
+}
+
+static aa_t mixer_two_weights(aa_layer *l, aa_t x)
+{
+    aa_t w = aa_param1(l, "w", aa_dim(l, AA_MODEL), AA_INIT_DEFAULT);
+    aa_t v = aa_param1(l, "v", aa_dim(l, AA_MODEL), AA_INIT_DEFAULT);
+    return aa_add(aa_mul(x, w), aa_mul(x, v));
+}
+
+/* Parameters count as what they are: shared or separate weights of the
+ * same shape give different hashes (the designs have different sizes). */
+TEST(structural_hash_tells_shared_parameters)
+{
+    CHECK(hash_of(mixer_tied) != hash_of(mixer_untied));
+    CHECK(hash_of(mixer_shared_twice) != hash_of(mixer_two_weights));
+}
+
+/* Sizes out of range are build errors at the candidate's line, computed
+ * without overflow: a window past INT_MAX, padding that wraps, a reshape
+ * whose dimensions multiply to the right count only modulo 2^64. */
+static aa_t mixer_slice_overflow(aa_layer *l, aa_t x) { bad_line = __LINE__; return aa_slice(x, 2, 2147483647, 1); }
+static aa_t mixer_pad_overflow(aa_layer *l, aa_t x) { bad_line = __LINE__; return aa_pad(x, 2, 2147483647, 2147483647); }
+static aa_t mixer_reshape_wrap(aa_layer *l, aa_t x)
+{
+    /* 1229673 * 3935371 * 7623851 = 2 * 2^64 + 1 */
+    bad_line = __LINE__ + 1;
+    aa_t y = aa_reshape4(x, 1229673, 3935371, 7623851, 2 * 24 * 32);
+    return aa_reshape3(y, 2, 24, 32);
+}
+static aa_t mixer_huge_param(aa_layer *l, aa_t x)
+{
+    bad_line = __LINE__ + 1;
+    aa_t p = aa_param3(l, "p", 1 << 24, 1 << 24, 1 << 24, AA_INIT_DEFAULT);
+    return aa_add(x, aa_slice(aa_slice(aa_slice(p, 0, 0, 1), 1, 0, 24), 2, 0, 32));
+}
+static aa_t mixer_concat_overflow(aa_layer *l, aa_t x)
+{
+    aa_t y = x;
+    for (int i = 0; i < 40; i++) y = aa_concat(y, y, 1);   /* 24 * 2^40 positions */
+    return aa_slice(y, 1, 0, 24);
+}
+
+TEST(size_overflow_is_a_build_error)
+{
+    char want[160];
+    mixer_slice_overflow(NULL, AA_NONE);
+    snprintf(want, sizeof want, "cand.c:%d: aa_slice: window [2147483647, 2147483648) is outside axis 2", bad_line);
+    expect_error(mixer_slice_overflow, want);
+    mixer_pad_overflow(NULL, AA_NONE);
+    snprintf(want, sizeof want, "cand.c:%d: aa_pad: padding (2147483647, 2147483647) must be", bad_line);
+    expect_error(mixer_pad_overflow, want);
+    mixer_reshape_wrap(NULL, AA_NONE);
+    snprintf(want, sizeof want, "cand.c:%d: aa_reshape: cannot reshape [2,24,32] (1536 elements) into more than",
+             bad_line);
+    expect_error(mixer_reshape_wrap, want);
+    mixer_huge_param(NULL, AA_NONE);
+    snprintf(want, sizeof want, "cand.c:%d: aa_param: the result [16777216,16777216,16777216] would have more than",
+             bad_line);
+    expect_error(mixer_huge_param, want);
+    expect_error(mixer_concat_overflow, "aa_concat: the result");
+}
+
 TEST(structural_hash_ignores_names_and_order)
 {
     uint64_t a = hash_of(mixer_a), b = hash_of(mixer_b), c = hash_of(mixer_c);
@@ -246,6 +333,8 @@ TEST(planner_reuses_memory_by_liveness)
 int main(void)
 {
     RUN(structural_hash_ignores_names_and_order);
+    RUN(structural_hash_tells_shared_parameters);
+    RUN(size_overflow_is_a_build_error);
     RUN(shape_error_names_the_line);
     RUN(duplicate_parameter_is_rejected);
     RUN(mixer_output_must_match_input);
