@@ -93,6 +93,11 @@ int cli_run_job(const char *cmd, const sb_job *job, const cli_candidate *c, int 
 
 /* Print "asiarch <cmd>: <message>" to stderr, printf-style. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* printf to stdout for people: what it prints may quote a candidate, a
+ * model or a database (names, motivations, messages), so every control
+ * character but newline and tab is shown escaped, never sent to the
+ * terminal. */
+void cli_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print one JSON value on stdout and free it; EXIT_OK or EXIT_FAILED (out of memory). */
 typedef struct cJSON cJSON;
 int cli_print_json(const char *cmd, cJSON *obj);

@@ -164,28 +164,28 @@ static double metric(const cJSON *metrics, const char *key)
 
 static void print_num(double v, int width, int prec)
 {
-    if (isnan(v)) printf("%*s", width, "-");
-    else printf("%*.*f", width, prec, v);
+    if (isnan(v)) cli_out("%*s", width, "-");
+    else cli_out("%*.*f", width, prec, v);
 }
 
 static void print_table_header(int ranked)
 {
-    if (ranked) printf("%5s ", "rank");
-    printf("%6s %6s  %-11s %8s %9s %8s  %s\n", "id", "parent", "status", "score", "val_loss", "mqar", "name");
+    if (ranked) cli_out("%5s ", "rank");
+    cli_out("%6s %6s  %-11s %8s %9s %8s  %s\n", "id", "parent", "status", "score", "val_loss", "mqar", "name");
 }
 
 static void print_table_row(const db_candidate *c, int rank)
 {
     cJSON *m = c->metrics_json ? cJSON_Parse(c->metrics_json) : NULL;
-    if (rank) printf("%5d ", rank);
-    printf("%6lld ", (long long)c->id);
-    if (c->parent_id) printf("%6lld  ", (long long)c->parent_id);
-    else printf("%6s  ", "-");
-    printf("%-11s ", db_status_name(c->status));
+    if (rank) cli_out("%5d ", rank);
+    cli_out("%6lld ", (long long)c->id);
+    if (c->parent_id) cli_out("%6lld  ", (long long)c->parent_id);
+    else cli_out("%6s  ", "-");
+    cli_out("%-11s ", db_status_name(c->status));
     print_num(c->score, 8, 4);
     print_num(metric(m, "val_loss"), 10, 4);
     print_num(metric(m, "mqar_acc"), 9, 3);
-    printf("  %s%s\n", c->name, c->is_baseline ? "  [baseline]" : "");
+    cli_out("  %s%s\n", c->name, c->is_baseline ? "  [baseline]" : "");
     cJSON_Delete(m);
 }
 
@@ -233,7 +233,7 @@ static int run_list(const char *cmd, aa_db *db, const db_args *a)
     } else {
         print_table_header(0);
         for (int i = 0; i < l.n; i++) print_table_row(&l.items[i], 0);
-        printf("%d candidate%s\n", l.n, l.n == 1 ? "" : "s");
+        cli_out("%d candidate%s\n", l.n, l.n == 1 ? "" : "s");
     }
     db_candidate_list_free(&l);
     return rc;
@@ -250,7 +250,7 @@ static int run_best(const char *cmd, aa_db *db, const db_args *a)
     if (a->json) {
         rc = print_list_json(cmd, &l);
     } else if (l.n == 0) {
-        printf("no scored candidates yet\n");
+        cli_out("no scored candidates yet\n");
     } else {
         print_table_header(1);
         for (int i = 0; i < l.n; i++) print_table_row(&l.items[i], i + 1);
@@ -264,23 +264,23 @@ static int run_best(const char *cmd, aa_db *db, const db_args *a)
 static void print_block(const char *title, const char *text)
 {
     if (!text || !text[0]) return;
-    printf("\n%s:\n", title);
+    cli_out("\n%s:\n", title);
     for (const char *p = text; *p;) {
         const char *nl = strchr(p, '\n');
         int n = nl ? (int)(nl - p) : (int)strlen(p);
-        printf("  %.*s\n", n, p);
+        cli_out("  %.*s\n", n, p);
         p += n + (nl != NULL);
     }
 }
 
 static void print_source(const char *source)
 {
-    printf("\nsource:\n");
+    cli_out("\nsource:\n");
     int line = 1;
     for (const char *p = source; *p; line++) {
         const char *nl = strchr(p, '\n');
         int n = nl ? (int)(nl - p) : (int)strlen(p);
-        printf("%5d | %.*s\n", line, n, p);
+        cli_out("%5d | %.*s\n", line, n, p);
         p += n + (nl != NULL);
     }
 }
@@ -308,13 +308,13 @@ static void print_report(const cJSON *o)
 static void print_attempts(const db_attempt *att, int n)
 {
     if (n == 0) return;
-    printf("\nattempts:\n");
+    cli_out("\nattempts:\n");
     for (int i = 0; i < n; i++) {
         const db_attempt *a = &att[i];
-        printf("  #%d  %-9s %-6s %s", a->n, a->stage, a->ok ? "ok" : "failed", a->created_at);
+        cli_out("  #%d  %-9s %-6s %s", a->n, a->stage, a->ok ? "ok" : "failed", a->created_at);
         if (a->prompt_tokens || a->completion_tokens)
-            printf("  (%lld+%lld tokens)", (long long)a->prompt_tokens, (long long)a->completion_tokens);
-        printf("%s\n", a->source ? "  [own source]" : "");
+            cli_out("  (%lld+%lld tokens)", (long long)a->prompt_tokens, (long long)a->completion_tokens);
+        cli_out("%s\n", a->source ? "  [own source]" : "");
         cJSON *reports = a->reports_json ? cJSON_Parse(a->reports_json) : NULL;
         const cJSON *r;
         cJSON_ArrayForEach(r, reports) print_report(r);
@@ -325,40 +325,40 @@ static void print_attempts(const db_attempt *att, int n)
 static void print_events(const db_event *e, int n)
 {
     if (n == 0) return;
-    printf("\nevents:\n");
-    for (int i = 0; i < n; i++) printf("  %s  %-8s %s\n", e[i].ts, e[i].kind, e[i].message);
+    cli_out("\nevents:\n");
+    for (int i = 0; i < n; i++) cli_out("  %s  %-8s %s\n", e[i].ts, e[i].kind, e[i].message);
 }
 
 static void print_candidate_text(const db_candidate *c, const db_candidate_list *children)
 {
-    printf("candidate %lld: %s%s  (run %lld)\n", (long long)c->id, c->name, c->is_baseline ? "  [baseline]" : "",
+    cli_out("candidate %lld: %s%s  (run %lld)\n", (long long)c->id, c->name, c->is_baseline ? "  [baseline]" : "",
            (long long)c->run_id);
-    printf("  status      %s%s%s", db_status_name(c->status), c->status_reason ? ": " : "",
+    cli_out("  status      %s%s%s", db_status_name(c->status), c->status_reason ? ": " : "",
            c->status_reason ? c->status_reason : "");
-    if (c->retries) printf("  (retried %d time%s after an interruption)", c->retries, c->retries == 1 ? "" : "s");
-    printf("\n");
-    if (!isnan(c->score)) printf("  score       %.6f\n", c->score);
-    if (c->parent_id) printf("  parent      %lld\n", (long long)c->parent_id);
+    if (c->retries) cli_out("  (retried %d time%s after an interruption)", c->retries, c->retries == 1 ? "" : "s");
+    cli_out("\n");
+    if (!isnan(c->score)) cli_out("  score       %.6f\n", c->score);
+    if (c->parent_id) cli_out("  parent      %lld\n", (long long)c->parent_id);
     if (c->n_refs) {
-        printf("  references ");
-        for (int i = 0; i < c->n_refs; i++) printf(" %lld", (long long)c->refs[i]);
-        printf("\n");
+        cli_out("  references ");
+        for (int i = 0; i < c->n_refs; i++) cli_out(" %lld", (long long)c->refs[i]);
+        cli_out("\n");
     }
     if (children->n) {
-        printf("  children   ");
-        for (int i = 0; i < children->n; i++) printf(" %lld", (long long)children->items[i].id);
-        printf("\n");
+        cli_out("  children   ");
+        for (int i = 0; i < children->n; i++) cli_out(" %lld", (long long)children->items[i].id);
+        cli_out("\n");
     }
-    if (c->metrics_json) printf("  metrics     %s\n", c->metrics_json);
-    if (c->scores_json) printf("  scores      %s\n", c->scores_json);
-    printf("  graph hash  %s\n", c->graph_hash ? c->graph_hash : "(not built)");
-    if (c->source_sha256) printf("  source      sha256 %s\n", c->source_sha256);
-    printf("  cost        %lld prompt + %lld completion tokens, $%.4f, %.1f CPU s, %.1f GPU s\n",
+    if (c->metrics_json) cli_out("  metrics     %s\n", c->metrics_json);
+    if (c->scores_json) cli_out("  scores      %s\n", c->scores_json);
+    cli_out("  graph hash  %s\n", c->graph_hash ? c->graph_hash : "(not built)");
+    if (c->source_sha256) cli_out("  source      sha256 %s\n", c->source_sha256);
+    cli_out("  cost        %lld prompt + %lld completion tokens, $%.4f, %.1f CPU s, %.1f GPU s\n",
            (long long)c->costs.prompt_tokens, (long long)c->costs.completion_tokens, c->costs.cost_usd,
            c->costs.cpu_seconds, c->costs.gpu_seconds);
-    printf("  created     %s\n", c->created_at);
-    if (c->started_at[0]) printf("  started     %s\n", c->started_at);
-    if (c->finished_at[0]) printf("  finished    %s\n", c->finished_at);
+    cli_out("  created     %s\n", c->created_at);
+    if (c->started_at[0]) cli_out("  started     %s\n", c->started_at);
+    if (c->finished_at[0]) cli_out("  finished    %s\n", c->finished_at);
     print_block("motivation", c->motivation);
     print_block("analysis", c->analysis);
 }

@@ -132,19 +132,19 @@ static void print_summary(const or_config *c, const or_summary *s, int json)
         cli_print_json("discover", o);
         return;
     }
-    printf("run %lld%s: %d scored, %d failed, %d rejected, %d duplicates in %.0f s (%.1f%% of worker time "
+    cli_out("run %lld%s: %d scored, %d failed, %d rejected, %d duplicates in %.0f s (%.1f%% of worker time "
            "outside training)\n",
            (long long)s->run_id, s->resumed ? " (resumed)" : "", s->scored, s->failed, s->rejected, s->duplicates,
            s->wall_s, 100 * s->overhead_share);
     if (s->stopped)
-        printf("stopped by the user: interrupted candidates are retried when the same command runs again\n");
+        cli_out("stopped by the user: interrupted candidates are retried when the same command runs again\n");
     if (s->best_id)
-        printf("best: #%d %s, score %.4f   (`asiarch db --db %s show %d`)\n", s->best_id, s->best_name, s->best_score,
+        cli_out("best: #%d %s, score %.4f   (`asiarch db --db %s show %d`)\n", s->best_id, s->best_name, s->best_score,
                c->db_path, s->best_id);
     if (s->prompt_tokens || s->completion_tokens)
-        printf("language model: %lld prompt + %lld completion tokens, $%.4f\n", (long long)s->prompt_tokens,
+        cli_out("language model: %lld prompt + %lld completion tokens, $%.4f\n", (long long)s->prompt_tokens,
                (long long)s->completion_tokens, s->cost_usd);
-    printf("lineage: `asiarch db --db %s list`, `asiarch db --db %s tree --format svg -o lineage.svg`\n", c->db_path,
+    cli_out("lineage: `asiarch db --db %s list`, `asiarch db --db %s tree --format svg -o lineage.svg`\n", c->db_path,
            c->db_path);
 }
 

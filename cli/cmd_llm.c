@@ -200,7 +200,7 @@ static int print_result(const chat_opts *o, int rc, const llm_reply *r, const ll
         return EXIT_FAILED;
     }
     size_t n = strlen(r->content);
-    fputs(r->content, stdout);
+    aa_fputs_escaped(r->content, stdout);
     if (n == 0 || r->content[n - 1] != '\n') fputc('\n', stdout);
     char usage[128];
     if (r->usage_reported)
@@ -266,7 +266,7 @@ static int cmd_prompt(int argc, char **argv)
         cli_error("llm prompt", "no template '%s' (`asiarch llm prompt` lists them)", argv[1]);
         return EXIT_USAGE;
     }
-    fputs(text, stdout);
+    aa_fputs_escaped(text, stdout);
     return EXIT_OK;
 }
 

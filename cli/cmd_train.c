@@ -258,7 +258,7 @@ static void print_metrics(const rt_metrics *mt, const sb_job *job, const sb_resu
         cli_print_json("train", o);
         return;
     }
-    printf("%s (%s): %ld parameters, %d steps\n", mt->name, mt->scale, mt->params, mt->steps);
+    cli_out("%s (%s): %ld parameters, %d steps\n", mt->name, mt->scale, mt->params, mt->steps);
     printf("  train loss %.4f   val loss %.4f   val bits/byte %.4f   (unigram entropy %.4f)\n", mt->train_loss,
            mt->val_loss, mt->val_bpb, mt->unigram_entropy);   /* bits/byte: nan for subword tokens */
     if (mt->mqar_acc >= 0) printf("  MQAR accuracy %.3f\n", mt->mqar_acc);

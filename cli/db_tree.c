@@ -29,7 +29,7 @@ static const unsigned char viridis[9][3] = {
 
 static void scale_colour(double t, char out[8])
 {
-    t = t < 0 ? 0 : t > 1 ? 1 : t;
+    t = !(t >= 0) ? 0 : t > 1 ? 1 : t;   /* NaN (from a database with odd scores) is the low end */
     double x = t * 8;
     int i = x >= 8 ? 7 : (int)x;
     double f = x - i;
@@ -59,7 +59,7 @@ static score_range scored_range(const db_candidate_list *l)
     score_range r = {INFINITY, -INFINITY, 0};
     for (int i = 0; i < l->n; i++) {
         const db_candidate *c = &l->items[i];
-        if (c->status != DB_SCORED || isnan(c->score)) continue;
+        if (c->status != DB_SCORED || !isfinite(c->score)) continue;
         r.any = 1;
         r.lo = fmin(r.lo, c->score);
         r.hi = fmax(r.hi, c->score);
@@ -77,15 +77,16 @@ static void write_node(const db_candidate *c, const score_range *r, FILE *out)
     fprintf(out, "  c%lld [label=\"", (long long)c->id);
     put_escaped(out, c->name, 60);
     fprintf(out, "\\n#%lld  ", (long long)c->id);
-    if (c->status == DB_SCORED && !isnan(c->score)) fprintf(out, "%.4f", c->score);
+    if (c->status == DB_SCORED && isfinite(c->score)) fprintf(out, "%.4f", c->score);
     else fputs(db_status_name(c->status), out);
     fputs("\", tooltip=\"", out);
     put_escaped(out, c->motivation ? c->motivation : c->name, 300);
     fputc('"', out);
     const char *shape_style = c->is_baseline ? "shape=box, peripheries=2, style=\"filled,bold\""
                                              : "shape=box, style=\"filled,rounded\"";
-    if (c->status == DB_SCORED && !isnan(c->score)) {
-        double t = r->hi > r->lo ? (c->score - r->lo) / (r->hi - r->lo) : 1.0;
+    if (c->status == DB_SCORED && isfinite(c->score)) {
+        /* halves first: hi - lo of two huge scores would overflow */
+        double t = r->hi > r->lo ? (c->score / 2 - r->lo / 2) / (r->hi / 2 - r->lo / 2) : 1.0;
         char fill[8];
         scale_colour(t, fill);
         fprintf(out, ", %s, fillcolor=\"%s\", fontcolor=\"%s\"", shape_style, fill, t < 0.55 ? "white" : "black");

@@ -7,14 +7,31 @@
 
 #include "cli.h"
 
+/* Format, then write with control characters escaped (aa_fputs_escaped). */
+static void vout(FILE *f, const char *fmt, va_list ap)
+{
+    char *text = NULL;
+    if (vasprintf(&text, fmt, ap) < 0) return;
+    aa_fputs_escaped(text, f);
+    free(text);
+}
+
 void cli_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     fprintf(stderr, "asiarch %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vout(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+void cli_out(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vout(stdout, fmt, ap);
+    va_end(ap);
 }
 
 int cli_is_tty(void) { return isatty(STDERR_FILENO); }

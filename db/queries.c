@@ -51,6 +51,7 @@ static int read_candidate(sqlite3_stmt *st, db_candidate *c)
     c->retries = sqlite3_column_int(st, 12);
     c->metrics_json = db_col_strdup(st, 13, &oom);
     c->score = sqlite3_column_type(st, 14) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 14);
+    if (!isfinite(c->score)) c->score = NAN;   /* a file edited by hand may hold 9e999: no score */
     c->scores_json = db_col_strdup(st, 15, &oom);
     c->analysis = db_col_strdup(st, 16, &oom);
     c->costs.prompt_tokens = sqlite3_column_int64(st, 17);
@@ -160,7 +161,7 @@ int db_rank_range(aa_db *db, int64_t run_id, int first, int last, int flags, db_
     if (last < first) return 0;
     sqlite3_stmt *st = db_prepare(db,
                                   "SELECT " CANDIDATE_COLUMNS " FROM candidates"
-                                  " WHERE status = 'scored' AND score IS NOT NULL AND (?1 = 0 OR run_id = ?1)"
+                                  " WHERE status = 'scored' AND score IS NOT NULL AND abs(score) <= 1e300 AND (?1 = 0 OR run_id = ?1)"
                                   " AND (?2 = 0 OR is_baseline = 0)"
                                   " ORDER BY score DESC, id ASC LIMIT ?3 OFFSET ?4",
                                   what);

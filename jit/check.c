@@ -81,7 +81,7 @@ enum rule {
     R_ASM_LABEL, R_GOTO, R_SETJMP, R_VARIADIC, R_VLA, R_ARRAY_TOO_LARGE, R_VOLATILE,
     R_ATTRIBUTE, R_BUILTIN, R_STMT_EXPR, R_THREAD_LOCAL, R_ATOMIC, R_GENERIC, R_TYPEOF,
     R_TYPE, R_EXTERN, R_PROTOTYPE, R_INLINE, R_RESERVED, R_MUTABLE_GLOBAL, R_HANDLE,
-    R_SWITCH, R_POINTWISE, R_CALL_NOT_ALLOWED, R_CALL_INDIRECT, R_RECURSION, R_LOOP, R_NO_MIXER,
+    R_SWITCH, R_POINTWISE, R_NAME, R_CALL_NOT_ALLOWED, R_CALL_INDIRECT, R_RECURSION, R_LOOP, R_NO_MIXER,
     R_TOO_LARGE, R_TOO_COMPLEX, R_TOO_MANY, R_COUNT
 };
 
@@ -127,6 +127,7 @@ static const struct {
     [R_HANDLE] = {"dsl/handle", 0, "aa_t is opaque: no field access, no handles made from numbers, not in unions"},
     [R_SWITCH] = {"dsl/switch", 0, "case labels directly in the switch body"},
     [R_POINTWISE] = {"dsl/pointwise", 0, "aa_pointwise names a float function of this file and its derivatives"},
+    [R_NAME] = {"dsl/name", 0, "AA_NAME is 1-64 characters from [a-z0-9_]"},
     [R_CALL_NOT_ALLOWED] = {"dsl/call-not-allowed", 0, "calls only to asiarch.h and the file's own functions"},
     [R_CALL_INDIRECT] = {"dsl/call-indirect", 0, "calls only by a function's name"},
     [R_RECURSION] = {"dsl/recursion", 0, "no recursion, direct or through a cycle of calls"},
@@ -506,8 +507,23 @@ static const char *binary_op(checker *c, int i, char *buf, size_t n)
 {
     buf[0] = 0;
     int lhs = first_child(c, i), rhs = lhs >= 0 ? next_sibling(c, lhs) : -1;
-    if (rhs < 0 || !mine(c, i)) return buf;
-    int k = tok_at(c, c->nodes[lhs].end_off);
+    if (rhs < 0) return buf;
+    /* The operator is the token just before the right operand, when it lies
+     * after the left operand's start in the candidate's text. (The left
+     * operand's end is no guide when it is a macro such as aa_dim: it maps
+     * into the macro's arguments, onto a comma; a macro operand starts at
+     * its name. An operator inside a macro body fails the test: both of its
+     * operands start at the macro's name.) */
+    const node *a = &c->nodes[lhs], *b = &c->nodes[rhs];
+    int k = tok_at(c, b->off) - 1;
+    if (a->in_main && b->in_main && k >= 0 && k < c->ntok && c->toks[k].off >= a->off && c->toks[k].end <= b->off &&
+        c->toks[k].kind == CXToken_Punctuation) {
+        size_t len = c->toks[k].end - c->toks[k].off;
+        if (len < n) { memcpy(buf, c->text + c->toks[k].off, len); buf[len] = 0; }
+        return buf;
+    }
+    if (!mine(c, i)) return buf;
+    k = tok_at(c, c->nodes[lhs].end_off);
     if (k < c->ntok && c->toks[k].off < c->nodes[rhs].off && c->toks[k].kind == CXToken_Punctuation) {
         size_t len = c->toks[k].end - c->toks[k].off;
         if (len < n) { memcpy(buf, c->text + c->toks[k].off, len); buf[len] = 0; }
@@ -1393,10 +1409,27 @@ static void check_meta(checker *c, int i, const char *name)
         int k = tok_at(c, c->nodes[i].loc_off);
         ok = k + 2 < c->ntok && tok_is(c, &c->toks[k + 1], "[") && tok_is(c, &c->toks[k + 2], "]");
     }
-    if (!ok)
+    if (!ok) {
         report_node(c, R_RESERVED, i,
                     "'%s' is the candidate's metadata and must be a string: write %s(\"...\") and nothing else",
                     name, !strcmp(name, "aa_meta_name") ? "AA_NAME" : "AA_MOTIVATION");
+        return;
+    }
+    if (strcmp(name, "aa_meta_name") != 0) return;
+    /* The name is shown in terminals, file names and the lineage: plain
+     * identifier characters only, written as one plain literal (so no
+     * escape can hide anything else). */
+    char text[512], value[512];
+    cursor_name(c->nodes[init].cur, text, sizeof text);
+    size_t len = strlen(text);
+    snprintf(value, sizeof value, "%.*s", len >= 2 ? (int)len - 2 : 0, text + 1);
+    if (len < 2 || text[0] != '"' || text[len - 1] != '"' || !jit_name_valid(value)) {
+        char shown[96];
+        jit_name_sanitise(value, shown, sizeof shown);
+        report_node(c, R_NAME, init,
+                    "the name must be 1 to %d characters from a-z, 0-9 and _ (it names the candidate in reports, "
+                    "files and the lineage), e.g. AA_NAME(\"%s\")", JIT_NAME_MAX, shown);
+    }
 }
 
 static void check_var(checker *c, int i)
@@ -2113,7 +2146,8 @@ static const char *bound_problem(checker *c, int b, CXCursor *vars, int *nvars, 
             break;      /* the callee is judged at its DeclRefExpr */
         case CXCursor_BinaryOperator:
             binary_op(c, j, op, sizeof op);
-            if (!op[0] || !strcmp(op, "=") || !strcmp(op, ",")) return "it assigns or uses the comma operator";
+            if (!op[0]) return "it uses an operator the checker cannot see in the source (from a macro)";
+            if (!strcmp(op, "=") || !strcmp(op, ",")) return "it assigns or uses the comma operator";
             break;
         case CXCursor_UnaryOperator:
             unary_op(c, j, op, sizeof op);

@@ -44,6 +44,17 @@ int jit_source_read(const char *path, jit_source *src, aa_reports *out);
 int jit_source_from_string(const char *path, const char *text, jit_source *src);
 void jit_source_free(jit_source *src);
 
+/* ---- names ------------------------------------------------------------------ */
+
+/* A candidate's name (AA_NAME, or the file's stem) is 1-64 characters from
+ * [a-z0-9_]: it is printed in terminals and used in file names, so it can
+ * carry no escape sequence, slash or space. */
+#define JIT_NAME_MAX 64
+int jit_name_valid(const char *name);
+/* The nearest valid name: lower case, anything else as '_', at most
+ * JIT_NAME_MAX characters, "unnamed" when nothing is left. */
+void jit_name_sanitise(const char *in, char *out, size_t len);
+
 /* ---- check ------------------------------------------------------------------ */
 
 /* Enforce the DSL rules. Appends one report per violation (and per compiler

@@ -533,7 +533,7 @@ static int jit_module_in(jit_module *m, LLVMOrcThreadSafeContextRef tsc, LLVMMod
     return 0;
 }
 
-/* "path/to/cand.c" -> "cand" */
+/* "path/to/My Cand.c" -> "my_cand" (a valid name, see jit_name_valid) */
 static char *file_stem(const char *path)
 {
     const char *base = path && *path ? path : "candidate";
@@ -541,7 +541,11 @@ static char *file_stem(const char *path)
     if (slash && slash[1]) base = slash + 1;
     const char *dot = strrchr(base, '.');
     size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
-    return strndup(base, n);
+    char *stem = strndup(base, n), name[JIT_NAME_MAX + 1];
+    if (!stem) return NULL;
+    jit_name_sanitise(stem, name, sizeof name);
+    free(stem);
+    return strdup(name);
 }
 
 jit_module *jit_load(const jit_bitcode *bc, const jit_source *src, aa_reports *reps)
@@ -611,6 +615,11 @@ jit_module *jit_load(const jit_bitcode *bc, const jit_source *src, aa_reports *r
     tsc = NULL;
     if (rc < 0) goto fail;
 
+    if (m->name && *m->name && !jit_name_valid(m->name)) {
+        report_at(reps, src, 0, 0, "link/name",
+                  "AA_NAME must be 1 to %d characters from [a-z0-9_] (the checker says so too)", JIT_NAME_MAX);
+        goto fail;
+    }
     if (!m->name || !*m->name) {
         free(m->name);
         m->name = file_stem(src ? src->path : NULL);

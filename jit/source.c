@@ -137,6 +137,26 @@ int jit_source_from_string(const char *path, const char *text, jit_source *src)
     return 0;
 }
 
+int jit_name_valid(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n < 1 || n > JIT_NAME_MAX) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') || name[i] == '_')) return 0;
+    return 1;
+}
+
+void jit_name_sanitise(const char *in, char *out, size_t len)
+{
+    size_t n = 0;
+    for (const char *p = in ? in : ""; *p && n + 1 < len && n < JIT_NAME_MAX; p++) {
+        char ch = *p >= 'A' && *p <= 'Z' ? (char)(*p - 'A' + 'a') : *p;
+        out[n++] = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ? ch : '_';
+    }
+    if (len) out[n] = 0;
+    if (n == 0 && len) snprintf(out, len, "unnamed");
+}
+
 void jit_source_free(jit_source *src)
 {
     if (!src) return;

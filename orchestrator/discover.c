@@ -355,6 +355,8 @@ static void draw_status(orch *o)
         at += snprintf(line + at, sizeof line - (size_t)at, "| w%d %.30s ", i + 1, o->workers[i].stage);
     or_unlock(o);
     db_candidate_list_free(&top);
+    for (char *p = line + 1; *p; p++)   /* names come from candidates and the database: no escapes */
+        if ((unsigned char)*p < 32 || *p == 127) *p = '?';
     fprintf(stderr, "%-150.150s", line);
     fflush(stderr);
 }

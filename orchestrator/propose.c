@@ -96,12 +96,13 @@ static int take_code(const char *answer, or_candidate *c, char *err, size_t errl
     char *why = macro_string(code, "AA_MOTIVATION(");
     free(c->source);
     c->source = code;
-    if (name && *name) {
+    if (name && *name) {   /* as written; the checker refuses one that is not a plain name (dsl/name) */
+        char plain[JIT_NAME_MAX + 1];
+        jit_name_sanitise(name, plain, sizeof plain);
         free(c->name);
-        c->name = name;
-    } else {
-        free(name);
+        c->name = strdup(plain);
     }
+    free(name);
     if (why && *why) {
         free(c->motivation);
         c->motivation = why;

@@ -430,6 +430,40 @@ TEST(db_commands)
 
 /* `asiarch llm chat` against the scripted server, a dead port and bad usage;
  * `asiarch llm prompt` prints the shipped templates. */
+/* A database edited by hand (or by a tool gone wrong): an infinite score,
+ * a huge one, escape sequences in a name, a motivation and an event. Every
+ * db command still works, exits 0, and prints no control character. */
+TEST(db_survives_hostile_values)
+{
+    char dir[300], path[400], args[1200], cmd[1600], *out;
+    snprintf(dir, sizeof dir, "%s/hostile", tmpdir);
+    mkdir(dir, 0700);
+    snprintf(path, sizeof path, "%s/%s", dir, DB_DEFAULT_PATH);
+    fill_lineage_db(path);
+    snprintf(cmd, sizeof cmd,
+             "python3 -c \"import sqlite3,sys; d=sqlite3.connect(sys.argv[1]); "
+             "d.execute('UPDATE candidates SET score=9e999 WHERE id=2'); "
+             "d.execute('UPDATE candidates SET score=1e308 WHERE id=3'); "
+             "d.execute(\\\"UPDATE candidates SET name='evil'||char(27)||'[2K'||char(13)||'val loss 0.0001', "
+             "motivation='x'||char(27)||']0;pwned'||char(7) WHERE id=5\\\"); "
+             "d.execute(\\\"INSERT INTO events(run_id,candidate_id,kind,message) VALUES (1,5,'note','a'||char(27)||'[31mred')\\\"); "
+             "d.commit()\" %s",
+             path);
+    CHECK_MSG(system(cmd) == 0, "%s", cmd);
+    const char *cmds[] = {"list", "best -k 3", "show 5", "show 2", "tree --format dot"};
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        snprintf(args, sizeof args, "db --db %s %s", path, cmds[i]);
+        int rc = run(args, &out, NULL);
+        CHECK_MSG(rc == 0, "db %s: exit %d", cmds[i], rc);
+        CHECK_MSG(!strchr(out, 27) && !strchr(out, 13) && !strchr(out, 7), "db %s printed a control character", cmds[i]);
+        free(out);
+    }
+    snprintf(args, sizeof args, "db --db %s show 5", path);
+    CHECK(run(args, &out, NULL) == 0);
+    CHECK_STR_CONTAINS(out, "evil\\x1b[2K\\x0dval loss");   /* shown, escaped */
+    free(out);
+}
+
 TEST(llm_chat_and_prompt)
 {
     unsetenv("ASIARCH_LLM_URL");
@@ -550,6 +584,7 @@ int main(void)
     RUN(ir_and_train_on_a_candidate_file);
     RUN(ir_prints_the_graph);
     RUN(db_commands);
+    RUN(db_survives_hostile_values);
     RUN(llm_chat_and_prompt);
     RUN(cognition_command);
     char cmd[300];

@@ -1,12 +1,12 @@
 #include <asiarch.h>
 
 /* Text that looks dangerous but is fine: comments mentioning #define,
- * __builtin_trap, goto and pointers; a name with '#' and '%' in it;
+ * __builtin_trap, goto and pointers; a motivation with '#' and '%' in it;
  * question marks in strings (no trigraph); a line splice in a comment. \
    still the same comment */
-AA_NAME("text_edge_cases: #define? %s -> *p & goto ?! (no trigraphs)");
-AA_MOTIVATION("Accept-corpus file: tricky text in comments and strings, "
-              "multi-line string concatenation, unicode \u00e9 and escapes \t \" \\.");
+AA_NAME("text_edge_cases");
+AA_MOTIVATION("Accept-corpus file: #define? %s -> *p & goto ?! (no trigraphs): tricky text in comments and "
+              "strings, multi-line string concatenation, unicode \u00e9 and escapes \t \" \\.");
 
 // A line comment with a pointer: int *p = &x; and asm("nop"); volatile.
 
