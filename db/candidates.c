@@ -374,9 +374,16 @@ static int store_result(aa_db *db, int64_t id, const db_result *r, const char *w
         "UPDATE candidates SET prompt_tokens = prompt_tokens + ?1, completion_tokens = completion_tokens + ?2,"
         " cost_usd = cost_usd + ?3, cpu_seconds = cpu_seconds + ?4, gpu_seconds = gpu_seconds + ?5,"
         " status = ?6, status_reason = ?7, metrics_json = ?8, score = ?9, scores_json = ?10, analysis = ?11,"
-        " graph_hash = coalesce(?12, graph_hash), finished_at = " DB_NOW_SQL " WHERE id = ?13",
+        " graph_hash = coalesce(?12, graph_hash), name = coalesce(?14, name), motivation = coalesce(?15, motivation),"
+        " source = coalesce(?16, source), source_sha256 = coalesce(?17, source_sha256),"
+        " finished_at = " DB_NOW_SQL " WHERE id = ?13",
         what);
     if (!st) return -1;
+    char sha[65];
+    if (r->source && db_sha256_hex(r->source, sha) < 0) {
+        sqlite3_finalize(st);
+        return db_fail(db, "%s: SHA-256 failed", what);
+    }
     bind_costs(st, 1, &r->costs);
     sqlite3_bind_text(st, 6, db_status_name(r->status), -1, SQLITE_STATIC);
     db_bind_text(st, 7, r->reason);
@@ -386,6 +393,10 @@ static int store_result(aa_db *db, int64_t id, const db_result *r, const char *w
     db_bind_text(st, 11, r->analysis);
     db_bind_text(st, 12, r->graph_hash);
     sqlite3_bind_int64(st, 13, id);
+    db_bind_text(st, 14, r->name && *r->name ? r->name : NULL);
+    db_bind_text(st, 15, r->motivation);
+    db_bind_text(st, 16, r->source);
+    db_bind_text(st, 17, r->source ? sha : NULL);
     return db_exec_stmt(db, st, what);
 }
 

@@ -206,6 +206,9 @@ typedef struct db_result {
     const char *scores_json;    /* JSON object or NULL */
     const char *analysis;       /* NULL: none */
     const char *graph_hash;     /* NULL: keep the stored one */
+    /* What was finally evaluated, when a repair changed it (NULL: keep the
+     * stored one): the candidate row describes the code that was trained. */
+    const char *name, *motivation, *source;
     db_costs costs;             /* ADDED to the candidate's totals */
 } db_result;
 

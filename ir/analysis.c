@@ -57,6 +57,18 @@ double ir_node_flops(const ir_graph *g, const ir_node *n)
     }
 }
 
+void ir_gradient_reaches(const ir_graph *g, unsigned char *reaches)
+{
+    memset(reaches, 0, (size_t)g->n_nodes);
+    if (g->loss > 0) reaches[g->loss] = 1;
+    for (int i = g->loss; i > 0; i--) {
+        const ir_node *n = &g->nodes[i];
+        if (!reaches[i] || n->op == IR_STOPGRAD) continue;   /* a stop passes no gradient back */
+        for (int a = 0; a < n->n_in; a++)
+            if (n->in[a] > 0) reaches[n->in[a]] = 1;
+    }
+}
+
 double ir_flops_forward(const ir_graph *g)
 {
     double f = 0;

@@ -179,6 +179,9 @@ const char *ir_op_name(const ir_node *n);   /* "linear", "unary.silu", ... */
 /* Analysis. */
 long ir_param_count(const ir_graph *g);
 double ir_flops_forward(const ir_graph *g); /* multiply-adds count as 2 */
+/* reaches[i] (n_nodes bytes) = 1 when a gradient of the loss flows back to
+ * node i: a path to the loss that no aa_stop_gradient cuts. */
+void ir_gradient_reaches(const ir_graph *g, unsigned char *reaches);
 double ir_node_flops(const ir_graph *g, const ir_node *n);
 uint64_t ir_structural_hash(const ir_graph *g);
 /* Checks every node's invariants (input ids, ranks, dtypes, shapes); on a

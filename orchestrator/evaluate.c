@@ -384,6 +384,11 @@ static void finish(orch *o, or_candidate *c, db_status st, const char *reason, c
     r.scores_json = scores;
     r.analysis = analysis;
     r.graph_hash = s->graph_hash[0] ? s->graph_hash : NULL;
+    if (!c->is_baseline) {   /* after repairs: the code that was last evaluated, not the first proposal */
+        r.name = c->name;
+        r.motivation = c->motivation;
+        r.source = c->source;
+    }
     r.costs = c->costs;
     r.costs.cpu_seconds = s->train_s * o->threads_per_runner;
     char *reps = aa_reports_json(&s->reports);

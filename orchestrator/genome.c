@@ -704,6 +704,8 @@ char *og_name(const og_genome *g, char *buf, size_t len)
     static const char *const norms[OG_NORM_KINDS] = {"", "_rms", "_grms"};
     static const char *const gates[OG_GATE_KINDS] = {"", "_silugate", "_siggate"};
     append(name, sizeof name, "%s%s", norms[g->out_norm], gates[g->out_gate]);
+    /* a candidate name is [a-z0-9_] (jit_name_valid): 0.7 reads 0p7 */
+    for (char *p = name; *p; p++) *p = *p == '.' ? 'p' : *p == '+' || *p == '-' ? '_' : *p;
     size_t cap = len < OG_NAME_MAX ? len : OG_NAME_MAX, n = strlen(name);
     if (!cap) return buf;
     if (n >= cap) n = cap - 1;

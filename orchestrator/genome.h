@@ -186,7 +186,7 @@ int og_validate(const og_genome *g, char *err, size_t errlen);
 
 /* ---- names and text ----------------------------------------------------------------------- */
 
-/* A short, readable, deterministic name, e.g. "delta+gla+fir7_mlp_t0.7_f0.02"
+/* A short, readable, deterministic name, e.g. "delta_gla_fir7_mlp_t0p7_f0p02"
  * (paths, router, temperature, then floor, entropy weight, output norm and
  * gate when present). Writes at most min(len, OG_NAME_MAX) bytes; returns buf. */
 char *og_name(const og_genome *g, char *buf, size_t len);

@@ -12,6 +12,39 @@
 
 #include "rt_internal.h"
 
+/* ---- what is running (for fault reports) --------------------------------------- */
+
+static const ir_graph *volatile now_graph;
+static volatile int now_node = -1, now_phase = RT_IDLE;
+
+static void running(const ir_graph *g, rt_phase phase, int node)
+{
+    now_graph = g;
+    now_node = node;
+    now_phase = phase;
+}
+
+void rt_note_building(const ir_graph *g) { running(g, g ? RT_BUILD : RT_IDLE, -1); }
+
+void rt_activity_now(rt_activity *out)
+{
+    const ir_graph *g = now_graph;
+    int node = now_phase == RT_BUILD && g ? g->n_nodes - 1 : now_node;   /* building: the last node made */
+    *out = (rt_activity){.phase = (rt_phase)now_phase, .node = -1, .op = ""};
+    if (!g || node <= 0 || node >= g->n_nodes) return;
+    const ir_node *n = &g->nodes[node];
+    out->node = node;
+    out->line = n->line;
+    out->layer = n->layer;
+    out->op = ir_op_name(n);
+}
+
+const char *rt_phase_name(rt_phase p)
+{
+    static const char *const names[] = {"idle", "graph building", "forward pass", "backward pass", "optimiser step"};
+    return p >= RT_IDLE && p <= RT_OPTIMISER ? names[p] : "?";
+}
+
 /* ---- helpers ----------------------------------------------------------------- */
 
 static k_shape shape_of(const ir_node *n)
@@ -222,11 +255,13 @@ float rt_forward(rt_model *m, const int32_t *tokens, const int32_t *targets)
     if (g->tokens > 0 && tokens) memcpy(m->val[g->tokens], tokens, bt * sizeof *tokens);
     if (g->targets > 0 && targets) memcpy(m->val[g->targets], targets, bt * sizeof *targets);
     for (int i = 1; i < g->n_nodes; i++) {
+        running(g, RT_FORWARD, i);
         if (!m->profile) { forward_node(m, i); continue; }
         double t0 = rt_now();
         forward_node(m, i);
         m->prof_fwd[g->nodes[i].op] += rt_now() - t0;
     }
+    running(NULL, RT_IDLE, -1);
     m->loss = g->loss > 0 ? m->val[g->loss][0] : 0.0f;
     return m->loss;
 }
@@ -431,10 +466,12 @@ void rt_backward(rt_model *m)
     for (int i = g->loss; i > 0; i--) {
         if (!m->needs_grad[i] || g->nodes[i].op == IR_PARAM || g->nodes[i].op == IR_RESHAPE) continue;
         double t0 = m->profile ? rt_now() : 0;
+        running(g, RT_BACKWARD, i);
         zero_new_gradients(m, i);
         backward_node(m, i);
         if (m->profile) m->prof_bwd[g->nodes[i].op] += rt_now() - t0;
     }
+    running(NULL, RT_IDLE, -1);
 }
 
 void rt_model_set_profile(rt_model *m, int on) { m->profile = on; }
@@ -471,8 +508,10 @@ double rt_adamw_step(rt_model *m, const rt_config *cfg, float lr, int step)
     const ir_graph *g = m->g;
     for (int p = 0; p < g->n_params; p++) {
         size_t off = m->param_off[p], n = ir_numel(&g->nodes[g->params[p].node]);
+        running(g, RT_OPTIMISER, g->params[p].node);
         k_adamw_update(&h, n, m->params + off, m->param_grads + off, m->adam_m + off, m->adam_v + off,
                        g->params[p].decay);
     }
+    running(NULL, RT_IDLE, -1);
     return norm;
 }

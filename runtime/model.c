@@ -11,7 +11,7 @@
  */
 #include <string.h>
 
-#include "runtime.h"
+#include "rt_internal.h"
 
 int rt_mlp_hidden(int model)
 {
@@ -118,7 +118,9 @@ ir_graph *rt_build_detailed(const ir_dims *dims, const rt_arch *arch, ir_error *
     aa_t table = aa__param(&root, "embed.weight", 2, dims->vocab, dims->model, 1, AA_INIT_NORMAL(0.02f), 0);
     ir_node emb = {.op = IR_EMBED, .n_in = 2, .in = {g->tokens, ir_id(table)}, .layer = -1};
     aa_t h = ir_handle(ir_add_node(g, &emb, "embed", 0));
+    rt_note_building(g);
     build_layers(g, arch->mixer, &h);
+    rt_note_building(NULL);
     aa_t hf = aa__rmsnorm(&root, "norm_f", h, 0);
     ir_node lg = {.op = IR_LOGITS, .n_in = 2, .in = {ir_id(hf), ir_id(table)}, .layer = -1};
     g->logits = ir_add_node(g, &lg, "lm_head", 0);

@@ -133,8 +133,8 @@ static size_t scratch_floats(const ir_graph *g, const ir_node *n, int threads)
 
 /* ---- liveness ---------------------------------------------------------------------- */
 
-/* needs_grad: a parameter, or an op with such an input, that reaches the
- * loss. last_use: the last node reading a buffer (forward order);
+/* needs_grad: a parameter, or an op with such an input, from which a
+ * gradient path leads to the loss. last_use: the last node reading a buffer (forward order);
  * last_grad_use: the last consumer that propagates a gradient into it.
  * A reshape owns no memory: its value and gradient alias the buffers of its
  * storage root, so uses through the alias count as uses of the root. */
@@ -149,11 +149,10 @@ static void analyse(rt_model *m)
         for (int a = 0; a < x->n_in && x->op != IR_STOPGRAD; a++)   /* a stop cuts the chain */
             if (x->in[a] > 0) depends[i] |= depends[x->in[a]];
     }
-    if (g->loss > 0) reaches[g->loss] = 1;
-    for (int i = n - 1; i > 0; i--)
-        if (reaches[i])
-            for (int a = 0; a < g->nodes[i].n_in; a++)
-                if (g->nodes[i].in[a] > 0) reaches[g->nodes[i].in[a]] = 1;
+    /* a node gets a gradient only along paths no stop cuts: one that
+     * feeds the loss only through aa_stop_gradient would otherwise run its
+     * backward with no gradient buffer to read */
+    ir_gradient_reaches(g, reaches);
     for (int i = 0; i < n; i++) {
         m->needs_grad[i] = m->training && depends[i] && reaches[i];
         m->last_use[i] = i;

@@ -43,6 +43,9 @@ int rt_check_sizes(const rt_config *cfg, const rt_arch *arch, const rt_verify_op
 int rt_check_trained(rt_model *m, const rt_train_io *io, const char *what, const int32_t *tokens,
                      const char *source_file, char *err, size_t errlen);
 
+/* Graph building starts (g) or ends (NULL): rt_activity_now says so. */
+void rt_note_building(const ir_graph *g);
+
 void rt_linattn_cfg(const ir_graph *g, const ir_node *n, k_linattn_cfg *c);
 /* Per-head constant decays of a linear-attention node, or NULL. */
 const float *rt_lambdas(const rt_model *m, int node);

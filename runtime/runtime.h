@@ -128,6 +128,20 @@ const float *rt_logits(const rt_model *m);
  * gradient norm before clipping. step is 1-based. */
 double rt_adamw_step(rt_model *m, const rt_config *cfg, float lr, int step);
 
+/* What the executor is doing right now, for a fault report: the phase, the
+ * graph node being run and where the candidate made it. Reading it is
+ * async-signal-safe (plain loads of what the executor stores before each
+ * node), so a signal handler may call rt_activity_now. */
+typedef enum rt_phase { RT_IDLE = 0, RT_BUILD, RT_FORWARD, RT_BACKWARD, RT_OPTIMISER } rt_phase;
+typedef struct rt_activity {
+    rt_phase phase;
+    int node;                /* -1 when none */
+    int line, layer;         /* the DSL call's line in the mixer's file (0: the backbone) */
+    const char *op;          /* "linear", "unary.silu", ... (static text), or "" */
+} rt_activity;
+void rt_activity_now(rt_activity *out);
+const char *rt_phase_name(rt_phase p);   /* "forward", ... (static text) */
+
 /* Time every op (a little overhead per node) and print a table of forward
  * and backward seconds per op kind. */
 void rt_model_set_profile(rt_model *m, int on);

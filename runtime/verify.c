@@ -5,6 +5,7 @@
  *
  *   verify/derivative         custom pointwise derivatives vs finite differences
  *   verify/param-budget       parameters <= ratio x the DeltaNet reference
+ *   verify/unused-parameter   every parameter receives a gradient
  *   verify/size-dependent     the same graph at every size (sizes.c)
  *   verify/quadratic-tensor   no intermediate has two axes that grow with T
  *   verify/complexity         FLOPs at 2T <= 2.1 x FLOPs at T
@@ -174,6 +175,31 @@ static int check_flow_at(const ir_dims *d, const char *what, const rt_arch *arch
     return bad;
 }
 
+/* ---- parameters without a gradient ------------------------------------------------------- */
+
+/* A parameter that no gradient reaches (unused, or used only behind
+ * aa_stop_gradient) would never train: say so at the line that made it. */
+static int check_unused_params(const ir_graph *g, const rt_arch *arch, aa_reports *out)
+{
+    unsigned char *reaches = calloc((size_t)g->n_nodes, 1);
+    int bad = 0;
+    if (!reaches) return 0;
+    ir_gradient_reaches(g, reaches);
+    int last_line = -1;
+    for (int p = 0; p < g->n_params && bad < 5; p++) {
+        const ir_param *par = &g->params[p];
+        if (reaches[par->node] || g->nodes[par->node].line == last_line) continue;   /* once per line, not per layer */
+        last_line = g->nodes[par->node].line;
+        fail(out, arch, g->nodes[par->node].line, "verify/unused-parameter",
+             "parameter '%s' never receives a gradient: it reaches the loss only through aa_stop_gradient, or not "
+             "at all, so training would never change it; remove it, or let a path without aa_stop_gradient lead "
+             "from it to the output or to an aa_aux_loss", par->name);
+        bad++;
+    }
+    free(reaches);
+    return bad;
+}
+
 /* ---- parameter budget ---------------------------------------------------------------------------- */
 
 static int check_budget(const ir_graph *g, const ir_dims *d, const rt_arch *arch, const rt_verify_opts *o,
@@ -205,6 +231,7 @@ int rt_verify(const rt_config *cfg, const rt_arch *arch, const rt_verify_opts *o
     info->params = ir_param_count(g);
     info->graph_hash = ir_structural_hash(g);
     int bad = check_derivatives(g, arch, o, out);
+    bad += check_unused_params(g, arch, out);
     bad += check_budget(g, &cfg->dims, arch, o, out, info);
     ir_graph_free(g);
     if (bad) return bad;   /* no point running a model whose pieces are wrong */

@@ -148,6 +148,13 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
     strncpy(d.name, "SIG", sizeof d.name - 1);
     strncat(d.name, sigabbrev_np(sig) ? sigabbrev_np(sig) : "?", sizeof d.name - 4);
     locate(d.ip, d.where, sizeof d.where);
+    rt_activity a;
+    rt_activity_now(&a);   /* plain loads: safe here */
+    d.phase = a.phase;
+    d.node = a.node;
+    d.line = a.line;
+    d.layer = a.layer;
+    strncpy(d.op, a.op, sizeof d.op - 1);
     die_with(&d);
 }
 

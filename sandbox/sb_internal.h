@@ -79,6 +79,9 @@ typedef struct sb_wire_death {
     uint64_t ip, addr;
     char name[64];              /* syscall name, or signal name */
     char where[128];            /* "in candidate function f" or "in the runtime" */
+    /* In the runtime: what it was doing (rt_activity_now). */
+    int32_t phase, node, line, layer;
+    char op[32];
 } sb_wire_death;
 
 enum { SB_DEATH_VIOLATION = 1, SB_DEATH_TRAP = 2, SB_DEATH_CPU = 3, SB_DEATH_EXEC = 4 };

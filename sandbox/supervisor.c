@@ -654,8 +654,21 @@ static void classify_death(watch *w)
         report(res, w->job, SB_CPU_LIMIT, "sandbox/cpu-limit",
                "the runner used its %.0f s of CPU time (%s) and was stopped", w->job->limits.cpu_s, where);
     } else if (d->kind == SB_DEATH_TRAP) {
-        report(res, w->job, SB_TRAP, "sandbox/trap", "%s %s: %s (fault address 0x%llx)", name, where,
+        char doing[256] = "";
+        const char *phase = rt_phase_name((rt_phase)d->phase);
+        if (d->phase != RT_IDLE && d->node > 0)
+            snprintf(doing, sizeof doing, ", in the %s at op %.*s (graph node %d, %s)", phase, (int)sizeof d->op,
+                     d->op, d->node, d->line > 0 ? "made by the line shown" : "a backbone op");
+        else if (d->phase != RT_IDLE)
+            snprintf(doing, sizeof doing, ", in the %s", phase);
+        report(res, w->job, SB_TRAP, "sandbox/trap", "%s %s%s: %s (fault address 0x%llx)", name, where, doing,
                trap_meaning(d->signo), (unsigned long long)d->addr);
+        if (d->line > 0 && res->reports.n) {   /* point at the candidate's line that made the op */
+            aa_report *r = &res->reports.items[res->reports.n - 1];
+            r->line = d->line;
+            if (w->job->source && w->job->source->text)
+                aa_report_snippet(r, w->job->source->text, w->job->source->len);
+        }
     } else if (d->kind == SB_DEATH_EXEC) {
         setup_failed(res, "cannot start the runner %s: %s", w->r->path, strerror(d->signo));
     }

@@ -358,6 +358,9 @@ TEST(llm_proposer_with_repairs_and_a_misbehaving_endpoint)
             CHECK(!strcmp(a[0].stage, "check") && !a[0].ok && strstr(a[0].reports_json, "undefined_thing"));
             CHECK(!strcmp(a[1].stage, "check") && strstr(a[1].reports_json, "dsl/pointer"));
             CHECK(a[2].ok);
+            /* the candidate row holds the code that was trained, not the first, broken proposal */
+            CHECK(fixed->source && a[2].source && !strcmp(fixed->source, a[2].source));
+            CHECK(fixed->source && !strstr(fixed->source, "undefined_thing"));
         }
         db_attempt_list_free(a, n);
         CHECK(fixed->costs.prompt_tokens > 0);

@@ -230,10 +230,10 @@ TEST(names_read_as_the_design)
     CHECK(og_from_json_string("{\"paths\":[{\"kind\":\"fir\",\"length\":7},{\"kind\":\"delta\"},"
                               "{\"kind\":\"gated_delta\"}],\"router\":{\"kind\":\"softmax\",\"temperature\":0.7},"
                               "\"output_norm\":\"none\"}", &g, err, sizeof err) == 0);
-    CHECK_MSG(!strcmp(og_name(&g, name, sizeof name), "delta+gdn+fir7_softmax_t0.7"), "%s", name);
+    CHECK_MSG(!strcmp(og_name(&g, name, sizeof name), "delta_gdn_fir7_softmax_t0p7"), "%s", name);
     char tiny[8];
     og_name(&g, tiny, sizeof tiny);                 /* truncates, stays terminated */
-    CHECK(!strcmp(tiny, "delta+g"));
+    CHECK(!strcmp(tiny, "delta_g"));
 }
 
 TEST(json_errors_say_where_and_why)

@@ -300,6 +300,11 @@ TEST(failures_come_back_as_reports_and_the_supervisor_goes_on)
     run_candidate("traps_cast.c", SB_JOB_VERIFY, 1, 30, &res);
     expect_report(&res, SB_TRAP, "sandbox", "sandbox/trap", "in candidate function quantise", "traps_cast.c");
     sb_result_free(&res);
+    /* in training: the report names the phase and op, and points at the line that made it */
+    run_candidate("traps_cast.c", SB_JOB_TRAIN, 0, 60, &res);
+    expect_report(&res, SB_TRAP, "sandbox", "sandbox/trap", "in the forward pass at op pointwise", "traps_cast.c");
+    CHECK(res.reports.n && res.reports.items[0].line == 13 && strstr(res.reports.items[0].snippet, "aa_pointwise1"));
+    sb_result_free(&res);
 
     run_candidate("explodes.c", SB_JOB_TRAIN, 0, 60, &res);
     expect_report(&res, SB_FAILED, "train", "train/nan", "NaN or infinite at step 1", "explodes.c");

@@ -142,6 +142,16 @@ static aa_t narrow_leak(aa_layer *l, aa_t x)
     return aa_add(base(l, x), moved);
 }
 
+/* A router whose weights reach the loss only through an aux loss behind
+ * a stop-gradient: nothing would ever train them. */
+static aa_t unused_router(aa_layer *l, aa_t x)
+{
+    aa_t r = aa_linear(l, "router", x, 4);
+    aa_aux_loss(l, aa_stop_gradient(aa_square(r)), 0.01f);
+    return base(l, x);
+}
+enum { UNUSED_ROUTER_LINE = __LINE__ - 4 };
+
 /* NaN from the start: log of negative numbers. */
 static aa_t makes_nan(aa_layer *l, aa_t x) { return aa_log(aa_add_scalar(aa_square(base(l, x)), -1e6f)); }
 
@@ -163,6 +173,33 @@ TEST(size_forgeries_are_caught)
     expect_rejected(forge_mqar_quadratic, "forge_mqar.c", NULL, "verify/size-dependent", "MQAR");
     expect_rejected(forge_zero_init, "forge_zero_init.c", NULL, "verify/causality", NULL);
     expect_rejected(makes_nan, "nan.c", NULL, "verify/non-finite", "NaN");
+}
+
+TEST(parameters_without_gradient_are_reported)
+{
+    aa_reports r = {0};
+    rt_verify_info info;
+    CHECK(verify(unused_router, "unused.c", &r, &info, NULL) > 0);
+    CHECK(r.n == 1 && !strcmp(r.items[0].rule, "verify/unused-parameter") && r.items[0].line == UNUSED_ROUTER_LINE);
+    CHECK(r.n == 1 && strstr(r.items[0].message, "'layers.0.mixer.router.weight'"));
+    aa_reports_free(&r);
+    /* and the runtime trains such a model without faulting (nothing reads a gradient it lacks) */
+    rt_arch arch = {.name = "unused", .source_file = "unused.c", .mixer = unused_router};
+    char err[256];
+    ir_graph *g = rt_build_arch(&cfg.dims, &arch, err, sizeof err);
+    rt_model *m = g ? rt_model_new(g, 1, err, sizeof err) : NULL;
+    CHECK(m != NULL);
+    if (!m) return;
+    rt_model_init_params(m, 1);
+    size_t bt = (size_t)cfg.dims.batch * cfg.dims.time;
+    int32_t *tok = calloc(bt, sizeof *tok);
+    for (int s = 0; s < 2; s++) {
+        CHECK(isfinite(rt_forward(m, tok, tok)));
+        rt_backward(m);
+        rt_adamw_step(m, &cfg, 1e-3f, s + 1);
+    }
+    free(tok);
+    rt_model_free(m);
 }
 
 /* Enough passes test every position: a leak from one position into the
@@ -327,6 +364,7 @@ int main(void)
     RUN(quadratic_mixers_are_caught);
     RUN(size_forgeries_are_caught);
     RUN(every_position_is_tested);
+    RUN(parameters_without_gradient_are_reported);
     RUN(parameter_budget);
     RUN(custom_pointwise_derivatives);
     RUN(custom_pointwise_trains);
