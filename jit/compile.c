@@ -65,6 +65,7 @@ static const char *const clang_flags[] = {
     "-fsanitize=array-bounds,float-cast-overflow", "-fsanitize-trap=array-bounds,float-cast-overflow",
     "-fwrapv",
     "-fno-stack-protector",      /* no __stack_chk_fail to link */
+    "-fstack-clash-protection",  /* a big frame probes each page: it hits the guard page, never jumps it */
     "-fno-exceptions", "-fno-asynchronous-unwind-tables",
     "-gline-tables-only",        /* line:col of calls, for link errors */
     "-fdebug-compilation-dir=.", /* no temporary path in the bitcode (and see */

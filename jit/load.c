@@ -208,6 +208,37 @@ static const char *name_of(LLVMValueRef v)
     return LLVMGetValueName2(v, &n);
 }
 
+/* A function's stack frame, from its allocas: every one must have a
+ * constant size (no alloca(n), no VLA slipped past the checker), and all
+ * together at most JIT_FRAME_MAX bytes. With stack-clash protection
+ * (compile.c) a deep chain of calls then ends on the guard page, as a trap. */
+#define JIT_FRAME_MAX ((unsigned long long)256 << 10)
+static int scan_frame(LLVMValueRef f, LLVMTargetDataRef td, const jit_source *src, aa_reports *reps)
+{
+    unsigned long long bytes = 0;
+    int dynamic = 0;
+    for (LLVMBasicBlockRef b = LLVMGetFirstBasicBlock(f); b; b = LLVMGetNextBasicBlock(b))
+        for (LLVMValueRef i = LLVMGetFirstInstruction(b); i; i = LLVMGetNextInstruction(i)) {
+            if (!LLVMIsAAllocaInst(i)) continue;
+            LLVMValueRef count = LLVMGetOperand(i, 0);
+            if (!count || !LLVMIsAConstantInt(count)) { dynamic = 1; continue; }
+            unsigned long long n = LLVMConstIntGetZExtValue(count), size = LLVMABISizeOfType(td, LLVMGetAllocatedType(i));
+            bytes += n && size > JIT_FRAME_MAX / n ? JIT_FRAME_MAX + 1 : n * size;
+        }
+    if (!dynamic && bytes <= JIT_FRAME_MAX) return 0;
+    int l, c;
+    find_in_source(src, name_of(f), 1, &l, &c);
+    if (dynamic)
+        report_at(reps, src, l, c, "link/frame",
+                  "function %s allocates stack memory of a size known only at run time; give every local a "
+                  "constant size", name_of(f));
+    else
+        report_at(reps, src, l, c, "link/frame",
+                  "function %s needs %llu bytes of stack for its locals (at most %llu): make its arrays smaller or "
+                  "build large tensors with the aa_* ops", name_of(f), bytes, JIT_FRAME_MAX);
+    return 1;
+}
+
 /* Calls to inline assembly anywhere in f: one report each. */
 static int scan_inline_asm(LLVMValueRef f, const jit_source *src, aa_reports *reps)
 {
@@ -272,6 +303,7 @@ static int add_defined(jit_module *m, const char *name, int arity)
 static int scan_functions(LLVMModuleRef mod, jit_module *m, const jit_source *src, aa_reports *reps)
 {
     int bad = 0;
+    LLVMTargetDataRef td = LLVMCreateTargetData(LLVMGetDataLayoutStr(mod));
     for (LLVMValueRef f = LLVMGetFirstFunction(mod); f; f = LLVMGetNextFunction(f)) {
         const char *name = name_of(f);
         if (LLVMGetIntrinsicID(f)) continue;   /* llvm.*: lowered by the code generator */
@@ -285,6 +317,7 @@ static int scan_functions(LLVMModuleRef mod, jit_module *m, const jit_source *sr
         }
         bad += scan_inline_asm(f, src, reps);
         bad += scan_section(f, src, reps);
+        bad += scan_frame(f, td, src, reps);
         if (is_local(f)) continue;
         if (allowed(name)) {
             int l, c;
@@ -297,6 +330,7 @@ static int scan_functions(LLVMModuleRef mod, jit_module *m, const jit_source *sr
             bad++;
         }
     }
+    LLVMDisposeTargetData(td);
     return bad;
 }
 

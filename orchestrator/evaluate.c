@@ -78,6 +78,7 @@ static void base_job(orch *o, sb_job *job, sb_job_kind kind)
     job->cfg = o->rcfg;
     job->run_dir = o->run_dir;
     job->limits.threads = o->threads_per_runner;
+    job->limits.address_space = sb_memory_per_runner(o->cfg->workers);
     job->cancel = o->cancel;
     double base_s = o->n_base ? o->base[0].train_seconds : 0;
     job->limits.wall_s = o->cfg->time_limit_s > 0 ? o->cfg->time_limit_s : base_s > 0 ? 20 * base_s + 30 : 0;

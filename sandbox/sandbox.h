@@ -59,9 +59,13 @@ typedef struct sb_limits {
     int threads;                /* OpenMP threads in the runner; 0 = the supervisor's count */
 } sb_limits;
 
-/* Defaults for a training job: no wall/CPU limit, 16 GiB address space,
- * 1 MiB of output, all threads. */
+/* Defaults for a training job: no wall/CPU limit, the machine's memory as
+ * address space (sb_memory_per_runner(1)), 1 MiB of output, all threads. */
 void sb_limits_default(sb_limits *l);
+/* The machine's physical memory shared among `runners` runners at once
+ * (at least 1 GiB each): the default address-space limit, so that runners
+ * running side by side cannot together exhaust the host. */
+size_t sb_memory_per_runner(int runners);
 
 typedef enum sb_job_kind {
     SB_JOB_TRAIN = 0,   /* [verify], train, evaluate: metrics */

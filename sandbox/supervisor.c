@@ -62,10 +62,18 @@ const char *sb_outcome_name(sb_outcome o)
     return (unsigned)o < sizeof names / sizeof names[0] ? names[o] : "?";
 }
 
+size_t sb_memory_per_runner(int runners)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    size_t total = pages > 0 && page > 0 ? (size_t)pages * (size_t)page : (size_t)4 << 30;
+    size_t share = total / (size_t)(runners > 0 ? runners : 1);
+    return share < ((size_t)1 << 30) ? (size_t)1 << 30 : share;
+}
+
 void sb_limits_default(sb_limits *l)
 {
     memset(l, 0, sizeof *l);
-    l->address_space = 16ull << 30;
+    l->address_space = sb_memory_per_runner(1);
     l->max_output = 1u << 20;
 }
 

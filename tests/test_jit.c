@@ -646,6 +646,39 @@ TEST(out_of_bounds_index_traps)
 
 /* ---- the cache ------------------------------------------------------------------------------- */
 
+/* Defence in depth for the stack: frames are probed page by page
+ * (stack-clash protection), and a function whose locals need more than
+ * the frame limit is refused at load, at its line. */
+TEST(stack_frames_are_bounded)
+{
+    aa_reports r = {0};
+    jit_module *m = compile_load("small.c", HEAD "aa_t mixer(aa_layer *l, aa_t x) { return x; }\n", &r);
+    CHECK(m != NULL);
+    char *ir = jit_llvm_ir(m);
+    CHECK(ir && strstr(ir, "probe-stack"));
+    free(ir);
+    jit_unload(m);
+    aa_reports_free(&r);
+
+    const char *big = HEAD
+        "float fill(int k)\n"
+        "{\n"
+        "    double a[4096], b[4096], c[4096], d[4096], e[4096], f[4096], g[4096], h[4096], u[4096], s = 0;\n"
+        "    for (int i = 0; i < 4096; i++) { a[i] = i * k; b[i] = a[i] + 1; c[i] = b[i] * 2; d[i] = c[i] - a[i]; }\n"
+        "    for (int i = 0; i < 4096; i++) { e[i] = d[i] * b[i]; f[i] = e[i] + c[i]; g[i] = f[i] - e[i]; h[i] = g[i] * 3; u[i] = h[(i * 13) % 4096]; }\n"
+        "    for (int i = 0; i < 4096; i++) s += a[(i * 7 + k) % 4096] + b[(i * 5) % 4096] + c[i] + d[(i * 3) % 4096] + e[i] + f[(i + k) % 4096] + g[i] + h[(i * 11) % 4096] + u[(i * 17) % 4096];\n"
+        "    return (float)s;\n"
+        "}\n"
+        "aa_t mixer(aa_layer *l, aa_t x) { return aa_scale(x, fill(aa_dim(l, AA_LAYER)) * 0.0f + 1.0f); }\n";
+    m = compile_load("big.c", big, &r);
+    CHECK(m == NULL);
+    const aa_report *rep = find_rule(&r, "link/frame");
+    CHECK_MSG(rep != NULL, "%s", r.n ? r.items[0].message : "no report");
+    if (rep) CHECK(rep->line >= 2 && strstr(rep->message, "bytes of stack"));
+    jit_unload(m);
+    aa_reports_free(&r);
+}
+
 TEST(corrupt_cache_entry_is_replaced)
 {
     jit_source src;
@@ -781,6 +814,7 @@ int main(void)
     RUN(compile_limits);
     RUN(missing_clang);
     RUN(out_of_bounds_index_traps);
+    RUN(stack_frames_are_bounded);
     RUN(corrupt_cache_entry_is_replaced);
     RUN(bitcode_does_not_depend_on_the_cache_dir);
     RUN(default_cache_dir_follows_xdg);
