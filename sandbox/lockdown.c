@@ -242,16 +242,29 @@ static void enter_namespaces(sb_isolation *iso)
     iso->chrooted = -1;   /* chroot allowed later */
 }
 
+/* The kernel clears the parent-death signal the supervisor armed before
+ * exec on every credential change (dropping root, entering a user
+ * namespace): arm it again after the last one, then make sure the
+ * supervisor did not die in between (we would have been reparented). From
+ * here on the runner dies with its supervisor, whatever phase it is in. */
+static void die_with_supervisor(const sb_wire_job *job)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != (pid_t)job->supervisor_pid) _exit(127);
+}
+
 void sb_isolate_early(const sb_wire_job *job, sb_isolation *iso)
 {
     memset(iso, 0, sizeof *iso);
     append(iso, "profile %s", sb_profile_name((sb_profile)job->profile));
     if (job->profile == SB_PROFILE_OFF) {
         append(iso, "rlimits and fd hygiene only");
+        die_with_supervisor(job);
         return;
     }
     drop_root(iso);
     enter_namespaces(iso);
+    die_with_supervisor(job);
 }
 
 static void enter_root(const sb_wire_job *job, sb_isolation *iso)

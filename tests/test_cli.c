@@ -5,6 +5,9 @@
  * cognition search.
  */
 #include <cJSON.h>
+#include <dirent.h>
+#include <signal.h>
+#include <time.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -571,6 +574,118 @@ TEST(cognition_command)
     free(err);
 }
 
+/* ---- no runner outlives its supervisor ---------------------------------------------- */
+
+/* The asiarch-runner whose parent is pid, or 0. */
+static pid_t runner_of(pid_t parent)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    pid_t found = 0;
+    while (d && !found && (e = readdir(d))) {
+        char path[300], buf[512];
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        char *close_paren = strrchr(buf, ')');
+        int ppid = 0;
+        if (strstr(buf, "(asiarch-runner)") && close_paren && sscanf(close_paren + 2, "%*c %d", &ppid) == 1 &&
+            ppid == parent)
+            found = (pid_t)atoi(e->d_name);
+    }
+    if (d) closedir(d);
+    return found;
+}
+
+/* Alive and not a zombie. */
+static int alive(pid_t pid)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *close_paren = strrchr(buf, ')');
+    return close_paren && close_paren[2] != 'Z' && close_paren[2] != 'X';
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Start `asiarch ARGS`, SIGKILL it `after` seconds into its runner's life,
+ * and require the runner to be gone within a second. */
+static int kill_supervisor_during(const char *phase, const char *args, double after);
+
+/* The same at after = 0, step, 2 step, ... until the runner ends on its
+ * own first: every phase of the run, the last ones included, is cut. */
+static void kill_supervisor_throughout(const char *phase, const char *args, double step)
+{
+    int cuts = 0;
+    for (double after = 0; after < 30 && kill_supervisor_during(phase, args, after); after += step) cuts++;
+    CHECK_MSG(cuts >= 2, "%s: only %d cuts", phase, cuts);
+}
+
+/* Returns 1 when the runner was still alive at the kill (and then died
+ * with the supervisor: checked), 0 when it had ended on its own. */
+static int kill_supervisor_during(const char *phase, const char *args, double after)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "exec %s %s >/dev/null 2>&1", ASIARCH_BINARY, args);
+    pid_t sup = fork();
+    if (sup == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    pid_t runner = 0;
+    double t0 = now_s();
+    while (!runner && now_s() - t0 < 60 && waitpid(sup, NULL, WNOHANG) == 0) {
+        runner = runner_of(sup);
+        if (!runner) usleep(2000);
+    }
+    CHECK_MSG(runner > 0, "%s: no runner appeared", phase);
+    if (runner > 0) usleep((useconds_t)(after * 1e6));
+    int was_alive = runner > 0 && alive(runner);
+    kill(sup, SIGKILL);
+    waitpid(sup, NULL, 0);
+    if (!was_alive) return 0;
+    for (int i = 0; i < 100 && alive(runner); i++) usleep(10000);
+    CHECK_MSG(!alive(runner), "%s: runner %d outlived its supervisor by a second (killed %.2f s in)", phase,
+              (int)runner, after);
+    if (alive(runner)) kill(runner, SIGKILL);
+    return 1;
+}
+
+TEST(runners_die_with_their_supervisor)
+{
+    char args[1024];
+    /* verification: a custom derivative that spins in the derivative check */
+    CHECK(kill_supervisor_during("verify", "verify " CAND "spins.c --time-limit 120", 0.5));
+    /* graph building and training */
+    snprintf(args, sizeof args, "train delta_net --scale tiny --steps 100000 --no-mqar --data %s/corpus", tmpdir);
+    CHECK(kill_supervisor_during("build", args, 0.0));
+    CHECK(kill_supervisor_during("training", args, 1.0));
+    /* the MQAR probe: one training step, then the probe trains its own model for seconds */
+    snprintf(args, sizeof args, "train delta_net --scale tiny --steps 1 --data %s/corpus", tmpdir);
+    CHECK(kill_supervisor_during("MQAR probe", args, 1.5));
+    /* the end of training: evaluation, the trained model's checks, the checkpoint being written */
+    snprintf(args, sizeof args, "train delta_net --scale tiny --steps 10 --no-mqar --save %s/k.ckpt --data %s/corpus",
+             tmpdir, tmpdir);
+    kill_supervisor_throughout("checkpointing", args, 0.1);
+    CHECK(run(args, NULL, NULL) == 0);
+    /* evaluating a checkpoint */
+    snprintf(args, sizeof args, "eval delta_net --checkpoint %s/k.ckpt --data %s/corpus", tmpdir, tmpdir);
+    kill_supervisor_throughout("evaluation", args, 0.05);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) return 1;
@@ -587,6 +702,7 @@ int main(void)
     RUN(db_survives_hostile_values);
     RUN(llm_chat_and_prompt);
     RUN(cognition_command);
+    RUN(runners_die_with_their_supervisor);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
