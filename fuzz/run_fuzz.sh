@@ -10,6 +10,7 @@
 #   fuzz/run_fuzz.sh check 60      (needs the release build: BUILD_DIR, default build)
 #   fuzz/run_fuzz.sh sandbox 60    (the same)
 #   fuzz/run_fuzz.sh answer 30
+#   fuzz/run_fuzz.sh graph 60     (random DSL programs built and run for one training step)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -114,6 +115,30 @@ PY
     timeout=15
     max_len=$((1 + 64 * 56))
     ;;
+graph)
+    # The graph builder, the runtime and the kernels, all instrumented.
+    # The reference mixers are compiled one by one with the symbol prefixes
+    # the CMake build gives them (their files are also standalone DSL files).
+    mkdir -p "$out/arch-graph"
+    arch_objs=()
+    for f in arch/*.c; do
+        ref=$(basename "$f" .c)
+        obj="$out/arch-graph/$ref.o"
+        defs=()
+        [ "$ref" != registry ] && defs=(-Dmixer=aa_ref_${ref}_mixer -Daa_meta_name=aa_ref_${ref}_name
+                                        -Daa_meta_motivation=aa_ref_${ref}_motivation)
+        "$CC" "${flags[@]/-fsanitize=fuzzer,/-fsanitize=fuzzer-no-link,}" "${defs[@]}" -Iarch -Iir -Iinclude -c "$f" -o "$obj"
+        arch_objs+=("$obj")
+    done
+    srcs=(fuzz/fuzz_graph.c ir/*.c runtime/*.c kernels/*.c data/*.c report/report.c "${arch_objs[@]}")
+    incs=(-Iruntime -Iir -Ikernels -Idata -Iarch -Ireport -Iinclude -I/usr/include/cjson
+          -I/usr/include/x86_64-linux-gnu/openblas-openmp -fopenmp -fno-math-errno)
+    libs=(-L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -fopenmp -lcjson -lm -lpthread)
+    export OMP_NUM_THREADS=1   # one thread: the fuzzer wants the same run for the same input
+    seeds=()
+    timeout=10
+    max_len=512
+    ;;
 answer)
     # The prompt templates are embedded, as in the CMake build.
     names=$(cd prompts && ls *.md | sed 's/\.md$//' | paste -sd, -)
@@ -150,7 +175,7 @@ DICT
     seeds=(tests/answers)   # answer shapes from the parser's unit tests
     ;;
 *)
-    echo "run_fuzz.sh: unknown target '$target' (known: check, sandbox, answer)" >&2
+    echo "run_fuzz.sh: unknown target '$target' (known: check, sandbox, answer, graph)" >&2
     exit 2
     ;;
 esac
@@ -168,7 +193,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 if [ "$target" != check ]; then
     exec "$out/fuzz_$target" ${dict[@]+"${dict[@]}"} -max_total_time="$seconds" -timeout="$timeout" \
         -rss_limit_mb=4096 -max_len="$max_len" \
-        -print_final_stats=1 -artifact_prefix="$out/artifacts/" "$out/corpus-$target" "${seeds[@]}"
+        -print_final_stats=1 -artifact_prefix="$out/artifacts/" "$out/corpus-$target" ${seeds[@]+"${seeds[@]}"}
 fi
 
 # The checker runs libclang in-process here (for coverage), and libclang has
