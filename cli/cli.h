@@ -73,7 +73,7 @@ typedef struct cli_sandbox_opts {
     "  --sandbox P     strict (default) | permissive | off: how the runner that executes the mixer\n" \
     "                  is confined (see `asiarch sandbox selftest`)\n"                                  \
     "  --time-limit S  stop the runner after S seconds of wall-clock time\n"                            \
-    "  --memory-limit G  address-space limit of the runner in GiB (default 16)\n"
+    "  --memory-limit G  address-space limit of the runner in GiB (default: the machine's memory, shared among discover's workers)\n"
 enum { CLI_OPT_SANDBOX = 1000, CLI_OPT_TIME_LIMIT, CLI_OPT_MEMORY_LIMIT };
 #define CLI_SANDBOX_LONG_OPTIONS                                                          \
     {"sandbox", required_argument, 0, CLI_OPT_SANDBOX},                                   \
