@@ -44,26 +44,6 @@
 #define CHECK_ADDRESS_SPACE ((rlim_t)4 << 30)
 #endif
 
-static int helper_path(char *out, size_t len)
-{
-    const char *env = getenv("ASIARCH_CHECKER");
-    if (env && *env) {
-        snprintf(out, len, "%s", env);
-        return access(out, X_OK);
-    }
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-        self[n] = 0;
-        char *slash = strrchr(self, '/');
-        if (slash) *slash = 0;
-        snprintf(out, len, "%.*s/asiarch-check", (int)(len > 16 ? len - 16 : 0), self);
-        if (access(out, X_OK) == 0) return 0;
-    }
-    snprintf(out, len, "%s", ASIARCH_CHECKER_BUILD_PATH);
-    return out[0] ? access(out, X_OK) : -1;
-}
-
 /* The source in an unlinked in-memory file, positioned at its start. */
 static int source_fd(const jit_source *src)
 {
@@ -135,7 +115,7 @@ int jit_check(const jit_source *src, aa_reports *out)
 {
     if (jit_check_size(src, out)) return 1;
     char helper[PATH_MAX];
-    if (helper_path(helper, sizeof helper) != 0) {
+    if (jit_find_program("asiarch-check", "ASIARCH_CHECKER", ASIARCH_CHECKER_BUILD_PATH, helper, sizeof helper) != 0) {
         aa_report_add(out, "check", src->path, 0, 0, "check/internal",
                       "cannot find the checker program asiarch-check (looked in $ASIARCH_CHECKER, beside this "
                       "program and in the build directory '%s'); rebuild asiarch or set ASIARCH_CHECKER",

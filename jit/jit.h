@@ -44,6 +44,14 @@ int jit_source_read(const char *path, jit_source *src, aa_reports *out);
 int jit_source_from_string(const char *path, const char *text, jit_source *src);
 void jit_source_free(jit_source *src);
 
+/* ---- helper programs -------------------------------------------------------- */
+
+/* Where a helper program of asiarch is (asiarch-check, asiarch-runner):
+ * $env_var when set, else `name` beside the running program, else
+ * build_path (where this build made it). 0 when it is executable there
+ * (out holds the path either way), -1 otherwise. */
+int jit_find_program(const char *name, const char *env_var, const char *build_path, char *out, size_t len);
+
 /* ---- names ------------------------------------------------------------------ */
 
 /* A candidate's name (AA_NAME, or the file's stem) is 1-64 characters from

@@ -11,6 +11,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -22,6 +24,25 @@
 
 #include "jit.h"
 #include "jit_internal.h"
+
+int jit_find_program(const char *name, const char *env_var, const char *build_path, char *out, size_t len)
+{
+    const char *env = env_var ? getenv(env_var) : NULL;
+    if (env && *env) {
+        snprintf(out, len, "%s", env);
+        return access(out, X_OK);
+    }
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = 0;
+        char *slash = strrchr(self, '/');
+        if (slash) *slash = 0;
+        if ((size_t)snprintf(out, len, "%s/%s", self, name) < len && access(out, X_OK) == 0) return 0;
+    }
+    snprintf(out, len, "%s", build_path ? build_path : "");
+    return out[0] ? access(out, X_OK) : -1;
+}
 
 double jit_now_s(void)
 {

@@ -34,6 +34,10 @@
 
 #include "rt_internal.h"
 
+#define BATCH_MIXING                                                                                  \
+    "(must be exactly 0): something mixes across the batch axis (a reduction, scan or reshape over axis 0, " \
+    "or one that folds the batch into another axis)"
+
 typedef struct flow {
     rt_model *m;
     const rt_flow_opts *o;
@@ -118,9 +122,7 @@ static int check_batch(flow *f)
                 describe_change(how, sizeof how, by, nan);
                 aa_report_add(f->out, "verify", f->file, 0, 0, "verify/batch-independence",
                               "%s: changing other sequences of the batch (every sequence whose index has bit %d "
-                              "%s) moved sequence %d at position %d %s (must be exactly 0): something mixes "
-                              "across the batch axis (a reduction, scan or reshape over axis 0, or one that "
-                              "folds the batch into another axis)",
+                              "%s) moved sequence %d at position %d %s " BATCH_MIXING,
                               f->o->what, bit, side ? "set" : "clear", b, t, how);
                 return 1;
             }
@@ -195,9 +197,7 @@ static int diagnose(flow *f, int b, int p)
     } else {
         aa_report_add(f->out, "verify", f->file, 0, 0, "verify/batch-independence",
                       "%s: sequence %d moved before position %d only when other sequences of the batch changed "
-                      "too (must be exactly 0): something mixes across the batch axis (a reduction, scan or "
-                      "reshape over axis 0, or one that folds the batch into another axis)",
-                      f->o->what, b, p);
+                      "too " BATCH_MIXING, f->o->what, b, p);
     }
     return 1;
 }

@@ -30,6 +30,10 @@ struct rt_model {
     double prof_linattn_fwd, prof_linattn_bwd;
 };
 
+/* A stage-"verify" report at line of the mixer's file (printf message). */
+aa_report *rt_verify_fail(aa_reports *out, const rt_arch *arch, int line, const char *rule, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
 /* The graph is the same at every size, its sizes follow (batch, time), it
  * has no quadratic tensor and its FLOPs grow linearly (sizes.c); appends
  * reports and returns the number of failed checks. */

@@ -27,7 +27,6 @@
  *                            limit (default 2.1x).
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,18 +41,6 @@ typedef struct sized_graph {
     const char *what;            /* "the training size", ... */
     ir_graph *g;
 } sized_graph;
-
-static aa_report *fail(aa_reports *out, const rt_arch *arch, int line, const char *rule, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static aa_report *fail(aa_reports *out, const rt_arch *arch, int line, const char *rule, const char *fmt, ...)
-{
-    char msg[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return aa_report_add(out, "verify", arch->source_file, line, 0, rule, "%s", msg);
-}
 
 /* The integers of node n that are sizes: its axes, and the offsets of
  * slices, pads and masks. Everything else about a node is structure. */
@@ -136,7 +123,7 @@ static int report_structure(const sized_graph *base, const sized_graph *other, i
     dims_text(other, dot, sizeof dot);
     int line = i < base->g->n_nodes ? base->g->nodes[i].line : 0;
     if (!line && i < other->g->n_nodes) line = other->g->nodes[i].line;
-    fail(out, arch, line, "verify/size-dependent",
+    rt_verify_fail(out, arch, line, "verify/size-dependent",
          "the mixer builds a different graph at %s than at %s: op %d is %s there but %s here. A mixer must build "
          "the same ops at every size: use aa_dim(l, AA_BATCH), AA_TIME, AA_CHUNK and aa_size() only to shape "
          "tensors, never to choose ops, parameters or attributes",
@@ -171,7 +158,7 @@ static int check_bilinear(sized_graph *s, int n_graphs, const rt_arch *arch, aa_
                 char here[256], dx[96];
                 node_text(s[x].g, i, here, sizeof here);
                 dims_text(&s[x], dx, sizeof dx);
-                fail(out, arch, g->nodes[i].line, "verify/size-dependent",
+                rt_verify_fail(out, arch, g->nodes[i].line, "verify/size-dependent",
                      "%s at %s has a size of %ld where its sizes at batch %d/%d and time %d/%d give %.4g: the mixer "
                      "computes sizes that do not follow the batch and the sequence length (T, T-1, 2T, B*T, T/64 "
                      "do; a test such as `T == 128 ? a : b` does not). Build the same graph at every size",
@@ -204,7 +191,7 @@ static int check_complexity(const sized_graph *s, const rt_arch *arch, const rt_
         if (a->op == IR_PARAM || growing_axes(a, b, g1->dims.chunk) < 2) continue;
         char shape[64];
         ir_shape_str(b, shape, sizeof shape);
-        fail(out, arch, b->line, "verify/quadratic-tensor",
+        rt_verify_fail(out, arch, b->line, "verify/quadratic-tensor",
              "%s makes a tensor with two axes that grow with the sequence (shape %s at T=%d): that is quadratic in "
              "the sequence length; keep T x T products inside aa_linattn's chunks",
              ir_op_name(b), shape, g2->dims.time);
@@ -212,7 +199,7 @@ static int check_complexity(const sized_graph *s, const rt_arch *arch, const rt_
     }
     info->flops_ratio = ir_flops_forward(g2) / ir_flops_forward(g1);
     if (info->flops_ratio > o->flops_ratio_limit) {
-        fail(out, arch, 0, "verify/complexity",
+        rt_verify_fail(out, arch, 0, "verify/complexity",
              "forward FLOPs grow %.2fx when the sequence doubles from %d to %d (limit %.2fx): the mixer is not "
              "sub-quadratic", info->flops_ratio, g1->dims.time, g2->dims.time, o->flops_ratio_limit);
         return 1;

@@ -35,9 +35,7 @@ void rt_verify_defaults(rt_verify_opts *o)
     o->flow_rounds = RT_FLOW_ROUNDS_BEFORE;
 }
 
-static aa_report *fail(aa_reports *out, const rt_arch *arch, int line, const char *rule, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static aa_report *fail(aa_reports *out, const rt_arch *arch, int line, const char *rule, const char *fmt, ...)
+aa_report *rt_verify_fail(aa_reports *out, const rt_arch *arch, int line, const char *rule, const char *fmt, ...)
 {
     char msg[768];
     va_list ap;
@@ -119,14 +117,14 @@ static int check_derivatives(const ir_graph *g, const rt_arch *arch, const rt_ve
             }
         }
         if (usable == 0) {
-            fail(out, arch, 0, "verify/derivative", "%s returned NaN or Inf at all 64 sample points in [-3, 3]",
+            rt_verify_fail(out, arch, 0, "verify/derivative", "%s returned NaN or Inf at all 64 sample points in [-3, 3]",
                  p->name);
             bad++;
         } else if (worst > 2e-2) {
             char at[96] = "";
             for (int a = 0, o2 = 0; a < p->nargs; a++)
                 o2 += snprintf(at + o2, sizeof at - (size_t)o2, "%s%g", a ? ", " : "", (double)worst_x[a]);
-            fail(out, arch, 0, "verify/derivative",
+            rt_verify_fail(out, arch, 0, "verify/derivative",
                  "%s_d%d(%s) returns %g but finite differences of %s give %g (relative error %.2g, limit 0.02); "
                  "fix the derivative", p->name, worst_arg, at, (double)worst_got, p->name, (double)worst_fd, worst);
             bad++;
@@ -151,7 +149,7 @@ static int check_flow_at(const ir_dims *d, const char *what, const rt_arch *arch
     rt_model *m = rt_model_new(g, 0, err, sizeof err);
     if (!m) {
         ir_graph_free(g);
-        fail(out, arch, 0, "verify/internal", "%s", err);
+        rt_verify_fail(out, arch, 0, "verify/internal", "%s", err);
         return 1;
     }
     snprintf(label, sizeof label, "at %s (batch %d, time %d)", what, d->batch, d->time);
@@ -190,7 +188,7 @@ static int check_unused_params(const ir_graph *g, const rt_arch *arch, aa_report
         const ir_param *par = &g->params[p];
         if (reaches[par->node] || g->nodes[par->node].line == last_line) continue;   /* once per line, not per layer */
         last_line = g->nodes[par->node].line;
-        fail(out, arch, g->nodes[par->node].line, "verify/unused-parameter",
+        rt_verify_fail(out, arch, g->nodes[par->node].line, "verify/unused-parameter",
              "parameter '%s' never receives a gradient: it reaches the loss only through aa_stop_gradient, or not "
              "at all, so training would never change it; remove it, or let a path without aa_stop_gradient lead "
              "from it to the output or to an aa_aux_loss", par->name);
@@ -213,7 +211,7 @@ static int check_budget(const ir_graph *g, const ir_dims *d, const rt_arch *arch
     ir_graph_free(base);
     info->param_ratio = (double)info->params / (double)info->baseline_params;
     if (o->param_budget > 0 && info->param_ratio > o->param_budget) {
-        fail(out, arch, 0, "verify/param-budget",
+        rt_verify_fail(out, arch, 0, "verify/param-budget",
              "%ld parameters, %.2fx the DeltaNet reference's %ld at this scale (limit %.2fx): use fewer or "
              "smaller projections", info->params, info->param_ratio, info->baseline_params, o->param_budget);
         return 1;

@@ -112,20 +112,8 @@ int sb_kernel_support(char *why, size_t len)
 
 static int runner_path(const sb_job *job, char *out, size_t len)
 {
-    const char *env = getenv("ASIARCH_RUNNER");
-    if (job->runner_path) snprintf(out, len, "%s", job->runner_path);
-    else if (env && *env) snprintf(out, len, "%s", env);
-    else {
-        char self[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-        if (n > 0) {
-            self[n] = 0;
-            char *slash = strrchr(self, '/');
-            if (slash) *slash = 0;
-            snprintf(out, len, "%.*s/asiarch-runner", (int)(len - 16), self);
-        }
-        if (n <= 0 || access(out, X_OK) != 0) snprintf(out, len, "%s", ASIARCH_RUNNER_BUILD_PATH);
-    }
+    if (!job->runner_path) return jit_find_program("asiarch-runner", "ASIARCH_RUNNER", ASIARCH_RUNNER_BUILD_PATH, out, len);
+    snprintf(out, len, "%s", job->runner_path);
     return access(out, X_OK) == 0 ? 0 : -1;
 }
 
