@@ -129,6 +129,7 @@ static proc_how drain_output(int fd, double deadline, size_t max_output, proc_re
     size_t cap = 4096;
     res->out = malloc(cap);
     if (!res->out) return PROC_ERROR;
+    res->out[0] = 0;   /* NUL-terminated even when the child printed nothing */
     for (;;) {
         double left = deadline - jit_now_s();
         if (left <= 0) return PROC_TIMEOUT;
