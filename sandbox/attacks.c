@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/personality.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
@@ -257,6 +258,11 @@ static void a_process_vm_writev(sb_attack_ctx *c)
 
 static void a_kill_parent(sb_attack_ctx *c) { judge(c, syscall(SYS_kill, c->supervisor_pid, 0), "kill(supervisor, 0)"); }
 static void a_kill_all(sb_attack_ctx *c) { judge(c, syscall(SYS_kill, -1, 0), "kill(-1, 0)"); }
+/* Outlive the supervisor: the runner dies with it by its parent-death signal. */
+static void a_clear_pdeathsig(sb_attack_ctx *c)
+{
+    judge(c, syscall(SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0), "prctl(PR_SET_PDEATHSIG, 0)");
+}
 
 /* ---- executable memory ------------------------------------------------------------------------ */
 
@@ -514,6 +520,7 @@ static const attack_entry table[] = {
     {{"process-vm-writev-parent", "process_vm_writev into the supervisor"}, NULL, a_process_vm_writev},
     {{"kill-parent", "kill() the supervisor (signal 0)"}, NULL, a_kill_parent},
     {{"kill-all", "kill(-1) (signal 0)"}, NULL, a_kill_all},
+    {{"clear-parent-death-signal", "prctl(PR_SET_PDEATHSIG, 0): outlive the supervisor"}, NULL, a_clear_pdeathsig},
     {{"mmap-rwx", "mmap(PROT_READ|PROT_WRITE|PROT_EXEC)"}, NULL, a_mmap_rwx},
     {{"mprotect-exec", "mprotect() to PROT_EXEC"}, NULL, a_mprotect_exec},
     {{"pkey-mprotect-exec", "pkey_mprotect() to PROT_EXEC"}, NULL, a_pkey_mprotect},
