@@ -135,16 +135,7 @@ int rt_evaluate_stream(const rt_config *cfg, const rt_arch *arch, FILE *checkpoi
         return -1;
     }
     /* The loaded weights are what is measured: check them as trained ones. */
-    size_t nbt = (size_t)cfg->dims.batch * (size_t)cfg->dims.time;
-    int32_t *first = malloc(nbt * sizeof *first), *first_tg = malloc(nbt * sizeof *first_tg);
-    dt_loader fl;
-    dt_loader_init(&fl, val, cfg->dims.batch, cfg->dims.time, 0, 0);
-    int ok = first && first_tg && dt_loader_next(&fl, first, first_tg) == 0 &&
-             rt_check_trained(m, io, "the loaded model", first, arch->source_file, err, errlen) == 0;
-    if (first && first_tg && !ok && !err[0]) snprintf(err, errlen, "out of memory checking the loaded model");
-    free(first);
-    free(first_tg);
-    if (!ok) {
+    if (rt_check_trained_on(m, io, "the loaded model", val, arch->source_file, err, errlen) < 0) {
         rt_model_free(m);
         return -1;
     }

@@ -103,15 +103,22 @@ static int report_nonfinite(flow *f)
 
 /* ---- batch independence ------------------------------------------------------ */
 
+/* Replace the tokens of sequence b from position p on. */
+static void cut_sequence(flow *f, int b, int p)
+{
+    for (int t = p; t < f->time; t++) {
+        size_t i = (size_t)b * f->time + t;
+        f->tok[i] = other_token(f, f->base[i]);
+    }
+}
+
 static int check_batch(flow *f)
 {
     for (int bit = 1; bit < f->batch; bit <<= 1) {
         for (int side = 0; side < 2; side++) {
             memcpy(f->tok, f->base, f->bt * sizeof *f->tok);
             for (int b = 0; b < f->batch; b++)
-                if (((b & bit) != 0) == side)
-                    for (int t = 0; t < f->time; t++) f->tok[(size_t)b * f->time + t] =
-                                                          other_token(f, f->base[(size_t)b * f->time + t]);
+                if (((b & bit) != 0) == side) cut_sequence(f, b, 0);
             const float *y = run(f);
             for (int b = 0; b < f->batch; b++) {
                 if (((b & bit) != 0) == side) continue;
@@ -165,15 +172,6 @@ static int make_cuts(flow *f, int chunk, int *cuts)
     }
     free(seen);
     return n;
-}
-
-/* Replace the tokens of sequence b from position p on. */
-static void cut_sequence(flow *f, int b, int p)
-{
-    for (int t = p; t < f->time; t++) {
-        size_t i = (size_t)b * f->time + t;
-        f->tok[i] = other_token(f, f->base[i]);
-    }
 }
 
 /* A pass moved sequence b before its cut: with only that sequence changed,
@@ -266,6 +264,25 @@ done:
 }
 
 /* ---- after training ------------------------------------------------------------- */
+
+int rt_check_trained_on(rt_model *m, const rt_train_io *io, const char *what, const dt_tokens *data,
+                        const char *source_file, char *err, size_t errlen)
+{
+    const ir_dims *d = &rt_model_graph(m)->dims;
+    size_t bt = (size_t)d->batch * (size_t)d->time;
+    int32_t *in = malloc(bt * sizeof *in), *tg = malloc(bt * sizeof *tg);
+    int rc = -1;
+    if (in && tg) {
+        dt_loader ld;
+        dt_loader_init(&ld, data, d->batch, d->time, 0, 0);
+        rc = rt_check_trained(m, io, what, dt_loader_next(&ld, in, tg) == 0 ? in : NULL, source_file, err, errlen);
+    } else {
+        snprintf(err, errlen, "out of memory checking %s", what);
+    }
+    free(in);
+    free(tg);
+    return rc;
+}
 
 int rt_check_trained(rt_model *m, const rt_train_io *io, const char *what, const int32_t *tokens,
                      const char *source_file, char *err, size_t errlen)

@@ -46,6 +46,9 @@ int rt_check_sizes(const rt_config *cfg, const rt_arch *arch, const rt_verify_op
  * message) when it fails. */
 int rt_check_trained(rt_model *m, const rt_train_io *io, const char *what, const int32_t *tokens,
                      const char *source_file, char *err, size_t errlen);
+/* The same, starting from the first batch of data (real text). */
+int rt_check_trained_on(rt_model *m, const rt_train_io *io, const char *what, const dt_tokens *data,
+                        const char *source_file, char *err, size_t errlen);
 
 /* Graph building starts (g) or ends (NULL): rt_activity_now says so. */
 void rt_note_building(const ir_graph *g);

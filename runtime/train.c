@@ -107,26 +107,6 @@ int rt_check_data(const dt_tokens *t, const char *name, const ir_dims *d, char *
     return 0;
 }
 
-/* The trained language model must still be causal and batch-independent,
- * checked on a batch of real validation text. */
-static int check_trained_lm(rt_model *m, const rt_config *cfg, const rt_arch *arch, const rt_train_io *io,
-                            const char *what, char *err, size_t errlen)
-{
-    size_t bt = (size_t)cfg->dims.batch * (size_t)cfg->dims.time;
-    batch b;
-    int rc = -1;
-    if (batch_alloc(&b, bt) == 0) {
-        dt_loader ld;
-        dt_loader_init(&ld, io->val, cfg->dims.batch, cfg->dims.time, 0, 0);
-        const int32_t *tokens = dt_loader_next(&ld, b.inputs, b.targets) == 0 ? b.inputs : NULL;
-        rc = rt_check_trained(m, io, what, tokens, arch->source_file, err, errlen);
-    } else {
-        snprintf(err, errlen, "out of memory allocating a batch");
-    }
-    batch_free(&b);
-    return rc;
-}
-
 int rt_train(const rt_config *cfg, const rt_arch *arch, const rt_train_io *io, rt_metrics *out, char *err,
              size_t errlen)
 {
@@ -165,7 +145,8 @@ int rt_train(const rt_config *cfg, const rt_arch *arch, const rt_train_io *io, r
                             ? (double)done * cfg->dims.batch * cfg->dims.time / out->train_seconds : 0;
     out->val_loss = out->diverged ? NAN : rt_eval_loss(m, io->val, cfg->eval_batches);
     out->val_bpb = rt_bits_per_byte(cfg, out->val_loss);
-    if (!out->diverged && check_trained_lm(m, cfg, arch, io, "the trained model", err, errlen) < 0) {
+    /* still causal and batch-independent, on real validation text */
+    if (!out->diverged && rt_check_trained_on(m, io, "the trained model", io->val, arch->source_file, err, errlen) < 0) {
         rt_model_free(m);
         return -1;
     }
