@@ -1,6 +1,6 @@
 /*
  * cmd_cognition.c — `asiarch cognition`: browse and search the cognition
- * base (design insights from the linear-attention literature, DESIGN §6).
+ * base (design insights from the linear-attention literature, ARCHITECTURE §6).
  *
  *   asiarch cognition list [--json] [--dir DIR] [--no-builtin]
  *   asiarch cognition show ID [--json] [--dir DIR] [--no-builtin]

@@ -1,6 +1,6 @@
 /*
  * main.c — `asiarch`: dispatch to a subcommand. Every stage of the pipeline
- * is usable on its own from here (DESIGN §1).
+ * is usable on its own from here (ARCHITECTURE §1).
  */
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /*
  * cognition.h — the cognition base: design insights from the linear-attention
- * literature, one JSON entry each, and BM25 retrieval over them (DESIGN §6).
+ * literature, one JSON entry each, and BM25 retrieval over them (ARCHITECTURE §6).
  *
  * After each run the analyst writes what went right and wrong; that text is
  * the query, and the best entries go into the next proposal prompt, so the

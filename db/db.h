@@ -4,7 +4,7 @@
  * scores, analysis, costs), every attempt at building it (with its failure
  * reports) and a log of events, in one SQLite file.
  *
- * Durability (DESIGN §6). SQLite in WAL mode with synchronous=FULL. Outside
+ * Durability (ARCHITECTURE §6). SQLite in WAL mode with synchronous=FULL. Outside
  * an explicit transaction, a mutating call that returned 0 has committed,
  * and a committed transaction survives `kill -9` of the process at any later
  * moment. synchronous=NORMAL would already give that (the WAL frames are in

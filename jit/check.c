@@ -1,5 +1,5 @@
 /*
- * check.c — the DSL checker: DESIGN §3's rules, enforced with libclang
+ * check.c — the DSL checker: ARCHITECTURE §3's rules, enforced with libclang
  * before a candidate is compiled.
  *
  * A candidate is untrusted C written by a language model. The rules keep it

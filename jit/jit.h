@@ -1,7 +1,7 @@
 /*
  * jit.h — from a candidate's C source to callable code.
  *
- *   jit_check    libclang: enforce the DSL rules (DESIGN §3) before anything
+ *   jit_check    libclang: enforce the DSL rules (ARCHITECTURE §3) before anything
  *                is compiled; every violation is a report with a stable rule id
  *   jit_compile  clang (a separate, limited process) -> LLVM bitcode, with
  *                -nostdinc, only the DSL header, array-bounds traps; cached

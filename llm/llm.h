@@ -1,6 +1,6 @@
 /*
  * llm.h — talking to a language model: the chat client, the prompt
- * templates and the parser of its answers (DESIGN §6, proposer "llm").
+ * templates and the parser of its answers (ARCHITECTURE §6, proposer "llm").
  *
  *   llm_chat            one chat completion against any OpenAI-compatible
  *                       endpoint (OpenAI, vLLM, llama.cpp's server, Ollama)

@@ -1,5 +1,5 @@
 /*
- * analyst.c — the analyst without a language model (DESIGN §6): after a run,
+ * analyst.c — the analyst without a language model (ARCHITECTURE §6): after a run,
  * compare the candidate with its parent, grandparent, siblings and
  * the baseline by rule, say what moved beyond noise, and name the levers the
  * cognition base knows about, so that its text retrieves useful entries for

@@ -1,6 +1,6 @@
 /*
  * early_stop.c — stopping a training run that is not worth finishing
- * (DESIGN §6): one that diverged, falls behind the baseline's loss curve
+ * (ARCHITECTURE §6): one that diverged, falls behind the baseline's loss curve
  * beyond a margin, or runs far slower than the baseline; and flagging one
  * whose results are too good to trust before causality is re-verified
  * (score.h).

@@ -1,6 +1,6 @@
 /*
  * fitness.c — a candidate's fitness against the reference baseline
- * (DESIGN §6): the sigmoid-scored loss and recall ratios and the judge's
+ * (ARCHITECTURE §6): the sigmoid-scored loss and recall ratios and the judge's
  * normalised score, averaged, with every pathological input mapped to a
  * documented value so that no score is ever NaN (score.h).
  */

@@ -1,6 +1,6 @@
 /*
  * genome.h — the built-in proposer's grammar of multi-path token mixers
- * (DESIGN §6, "builtin"): a small genome, the variation operators that
+ * (ARCHITECTURE §6, "builtin"): a small genome, the variation operators that
  * regularised evolution needs (random, mutate, crossover), a structural
  * distance for novelty, JSON, and rendering to a DSL candidate file.
  *

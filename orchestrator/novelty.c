@@ -1,5 +1,5 @@
 /*
- * novelty.c — is a proposal new? (DESIGN §6.) Exact duplicates by canonical
+ * novelty.c — is a proposal new? (ARCHITECTURE §6.) Exact duplicates by canonical
  * graph hash; near duplicates by the Jaccard similarity of shingles of the
  * mixer's op structure (from its graph IR, names and sizes removed) and of
  * its motivation (score.h).

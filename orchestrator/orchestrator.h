@@ -1,5 +1,5 @@
 /*
- * orchestrator.h — `asiarch discover`: the ASI-Arch loop (DESIGN §1, §6).
+ * orchestrator.h — `asiarch discover`: the ASI-Arch loop (ARCHITECTURE §1, §6).
  *
  *   baselines (DeltaNet, Gated DeltaNet; same budget and seed)
  *   then, until the budget is spent:

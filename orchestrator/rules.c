@@ -1,6 +1,6 @@
 /*
  * rules.c — the judge and the novelty judge without a language model: the
- * built-in proposer's deterministic stand-ins (DESIGN §6). Their answers
+ * built-in proposer's deterministic stand-ins (ARCHITECTURE §6). Their answers
  * have the shapes llm.h parses from the LLM's, and their texts say what they
  * are (score.h).
  */

@@ -1,6 +1,6 @@
 /*
  * score.h — how the orchestrator judges candidates without a language model
- * (DESIGN §6): fitness against the baselines, parent and reference
+ * (ARCHITECTURE §6): fitness against the baselines, parent and reference
  * selection, early stopping during training, novelty (exact and near
  * duplicates), and the rule-based judge, novelty check and analyst that the
  * built-in proposer uses in place of the LLM's (their answers have the shapes
@@ -215,7 +215,7 @@ typedef enum os_stop_verdict {
 os_stop_verdict os_early_stop_check(os_stop_state *st, const os_baseline *b, int step, int steps, float loss,
                                     double elapsed_s, const os_stop_opts *o, char *reason, size_t len);
 
-/* Suspiciously good final metrics (DESIGN §6: possible leakage): */
+/* Suspiciously good final metrics (ARCHITECTURE §6: possible leakage): */
 #define OS_SUSPICIOUS_LOSS_FRAC 0.30       /* val loss more than 30% below the baseline's, or */
 #define OS_SUSPICIOUS_MQAR_GAIN 0.5        /* MQAR more than 0.5 above the baseline's ... */
 #define OS_SUSPICIOUS_MQAR_LOSS_FRAC 0.10  /* ... with val loss also more than 10% below */

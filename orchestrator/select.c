@@ -1,5 +1,5 @@
 /*
- * select.c — which scored candidates the next proposal builds on (DESIGN §6,
+ * select.c — which scored candidates the next proposal builds on (ARCHITECTURE §6,
  * as in ASI-Arch): a parent uniformly from the top 10 and four references
  * from ranks 11-50, reproducible from a seed (score.h).
  */

@@ -1,5 +1,5 @@
 /*
- * model.c — the fixed backbone around an evolving mixer (DESIGN §3):
+ * model.c — the fixed backbone around an evolving mixer (ARCHITECTURE §3):
  *
  *   h = embed(tokens)
  *   for each layer: h += mixer(rmsnorm(h)); h += swiglu(rmsnorm(h))

@@ -1,6 +1,6 @@
 /*
  * verify.c — deterministic checks of a built architecture before any
- * training (DESIGN §6, "Verification before training"). No language model
+ * training (ARCHITECTURE §6, "Verification before training"). No language model
  * is involved: each check runs the graph or compares graphs.
  *
  *   verify/derivative         custom pointwise derivatives vs finite differences

@@ -1,6 +1,6 @@
 /*
  * sandbox.h — candidate code runs only in an isolated, seccomp-filtered
- * runner process (DESIGN §5).
+ * runner process (ARCHITECTURE §5).
  *
  * The supervisor (the CLI or the orchestrator) never calls candidate code.
  * Per job it starts `asiarch-runner`, a separate executable, with:
