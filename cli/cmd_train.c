@@ -253,6 +253,8 @@ static void print_metrics(const rt_metrics *mt, const sb_job *job, const sb_resu
         cJSON_AddNumberToObject(o, "peak_rss_bytes", (double)mt->peak_rss_bytes);
         cJSON_AddNumberToObject(o, "threads", mt->threads);
         cJSON_AddStringToObject(o, "blas_core", k_blas_corename());
+        cJSON_AddStringToObject(o, "blas_core_chosen_by", k_cpu()->core_source);
+        cJSON_AddStringToObject(o, "cpu", k_cpu()->model);
         cJSON_AddBoolToObject(o, "diverged", mt->diverged);
         cJSON_AddStringToObject(o, "graph_hash", hash);
         cli_print_json("train", o);

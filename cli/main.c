@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "kernels.h"
 
 #ifndef ASIARCH_VERSION
 #define ASIARCH_VERSION "dev"
@@ -41,6 +42,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    k_cpu_adopt(argv);   /* the BLAS kernels and threads this CPU calls for; may re-execute once */
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

@@ -170,7 +170,31 @@ void k_scale_inplace(size_t n, float *x, float s);
 /* ---- BLAS ---------------------------------------------------------------------------- */
 
 /* The OpenBLAS kernel family in use ("Haswell", "Cooperlake", ...): it sets
- * the GEMM speed, so benchmarks report it. OPENBLAS_CORETYPE overrides it. */
+ * the GEMM speed, so benchmarks report it. */
 const char *k_blas_corename(void);
+
+/* The CPU, as the GEMM and thread settings need it (cpu.c): cpuid, and what
+ * the OS saves in XCR0. */
+typedef struct k_cpu_info {
+    char model[64];            /* the brand string */
+    int amd, avx, avx2, avx512, avx512_bf16;
+    const char *best_core;     /* the OpenBLAS family these features call for; NULL: leave it to OpenBLAS */
+    int affinity_cpus;         /* CPUs this process may run on */
+    const char *core_source;   /* who chose the kernels in use: "user" (OPENBLAS_CORETYPE),
+                                  "cpuid" (k_cpu_adopt) or "openblas" (its own detection) */
+} k_cpu_info;
+const k_cpu_info *k_cpu(void);
+/* First thing in a program's main: the thread count from the affinity mask
+ * (unless OMP_NUM_THREADS is set), and, where OpenBLAS chose weaker kernels
+ * than best_core and the user named none, re-execute argv once with
+ * OPENBLAS_CORETYPE set (OpenBLAS reads it only when it loads). */
+void k_cpu_adopt(char **argv);
+/* For a child process's environment (the runner): the OPENBLAS_CORETYPE to
+ * give it (the user's, or best_core where OpenBLAS here chose weaker; NULL:
+ * none), and the GOMP_SPINCOUNT (NULL where the user set a wait policy). */
+const char *k_cpu_child_core(void);
+const char *k_cpu_child_spincount(void);
+/* One line for benchmarks and reports: model, ISA, CPUs, kernels and who chose them. */
+void k_cpu_describe(char *out, size_t len);
 
 #endif /* ASIARCH_KERNELS_H */

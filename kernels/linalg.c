@@ -134,8 +134,6 @@ static void gemm_tn_accumulate(int M, int N, int K, const float *A, const float 
     }
 }
 
-const char *k_blas_corename(void) { return openblas_get_corename(); }
-
 /* The same product as one call, for callers already inside a parallel loop. */
 static void gemm_serial(int ta, int tb, int M, int N, int K, const float *A, int lda,
                         const float *B, int ldb, float beta, float *C, int ldc)

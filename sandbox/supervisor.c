@@ -31,6 +31,7 @@
 #include <unistd.h>
 #include <dirent.h>
 
+#include "kernels.h"
 #include "sb_internal.h"
 
 #ifndef ASIARCH_RUNNER_BUILD_PATH
@@ -216,19 +217,23 @@ fail:
     return -1;
 }
 
-/* Only thread settings cross into the runner; it clears them before
- * candidate code runs. */
+/* Only thread and BLAS settings cross into the runner; it clears them before
+ * candidate code runs. The runner's OpenBLAS reads OPENBLAS_CORETYPE as it
+ * loads, so the kernel family the CPU calls for is named here (kernels/cpu.c),
+ * with a bounded OpenMP spin unless the user chose a wait policy. */
 static void build_env(const sb_job *job, runner *r)
 {
     int n = 0, threads = job->limits.threads > 0 ? job->limits.threads : omp_get_max_threads();
-    snprintf(r->env_store[0], sizeof r->env_store[0], "OMP_NUM_THREADS=%d", threads);
-    r->envp[n++] = r->env_store[0];
-    static const char *const passed[] = {"OPENBLAS_CORETYPE", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT"};
+    snprintf(r->env_store[n], sizeof r->env_store[n], "OMP_NUM_THREADS=%d", threads);
+    r->envp[n] = r->env_store[n], n++;
+    const char *core = k_cpu_child_core(), *spin = k_cpu_child_spincount(), *policy = getenv("OMP_WAIT_POLICY");
+    if (!spin) spin = getenv("GOMP_SPINCOUNT");
+    const char *names[] = {"OPENBLAS_CORETYPE", "GOMP_SPINCOUNT", "OMP_WAIT_POLICY"};
+    const char *values[] = {core, spin, policy};
     for (int i = 0; i < 3; i++) {
-        const char *v = getenv(passed[i]);
-        if (!v || strlen(v) > 200) continue;
-        snprintf(r->env_store[1 + i], sizeof r->env_store[1 + i], "%s=%s", passed[i], v);
-        r->envp[n++] = r->env_store[1 + i];
+        if (!values[i] || strlen(values[i]) > 200) continue;
+        snprintf(r->env_store[n], sizeof r->env_store[n], "%s=%s", names[i], values[i]);
+        r->envp[n] = r->env_store[n], n++;
     }
     r->envp[n] = NULL;
 }
