@@ -36,9 +36,11 @@
 #endif
 
 /* Spins before an idle libgomp thread sleeps, for runners. libgomp's default
- * (300,000) costs a co-scheduled process a timeslice at every barrier; passive
- * (0) costs several percent alone. Measured in bench/concurrent_train.sh. */
-#define BOUNDED_SPINCOUNT "10000"
+ * (300,000) makes two trainings on the same 2 cores 12x slower each; passive
+ * (0) makes one alone 50% slower. 1,000: two at once 1.7-1.9x, alone 8%
+ * slower at scale tiny, no difference measured at small
+ * (bench/concurrent_train.sh, 2-core AMD EPYC, 2026-12-05). */
+#define BOUNDED_SPINCOUNT "1000"
 
 /* Set in the environment of the re-executed CLI, so that it reports the
  * choice as its own rather than the user's. */
