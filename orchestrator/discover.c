@@ -154,6 +154,8 @@ static int load_baseline(orch *o, const db_candidate *c)
     b->train_seconds = cJSON_GetNumberValue(cJSON_GetObjectItem(m, "train_seconds"));
     b->params = (long)cJSON_GetNumberValue(cJSON_GetObjectItem(m, "params"));
     b->flops_per_token = cJSON_GetNumberValue(cJSON_GetObjectItem(m, "flops_per_token"));
+    cJSON *cpu = cJSON_GetObjectItem(m, "step_cpu_s");   /* absent in runs before it was measured */
+    b->step_cpu_s = cJSON_IsNumber(cpu) && cpu->valuedouble > 0 ? cpu->valuedouble : 0;
     cJSON *curve = cJSON_GetObjectItem(m, "loss_curve");
     int n = cJSON_GetArraySize(curve);
     float *v = n > 0 ? calloc((size_t)n, sizeof *v) : NULL;
@@ -246,6 +248,8 @@ int or_metrics_from_json(const char *json, rt_metrics *m)
     m->params = (long)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "params"));
     m->steps = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "steps"));
     m->flops_per_token = cJSON_GetNumberValue(cJSON_GetObjectItem(o, "flops_per_token"));
+    v = cJSON_GetObjectItem(o, "step_cpu_s");
+    m->step_cpu_s = cJSON_IsNumber(v) ? v->valuedouble : 0;
     if (isnan(m->tokens_per_s)) m->tokens_per_s = 0;
     if (isnan(m->train_seconds)) m->train_seconds = 0;
     cJSON_Delete(o);

@@ -1,7 +1,8 @@
 /*
  * early_stop.c — stopping a training run that is not worth finishing
  * (ARCHITECTURE §6): one that diverged, falls behind the baseline's loss curve
- * beyond a margin, or runs far slower than the baseline; and flagging one
+ * beyond a margin, or runs far slower than its cost explains, persistently;
+ * and flagging one
  * whose results are too good to trust before causality is re-verified
  * (score.h).
  */
@@ -16,7 +17,10 @@ void os_stop_defaults(os_stop_opts *o)
     o->behind_margin = 0.10;
     o->ema_window = 20;
     o->slow_factor = 3.0;
+    o->slow_warmup_steps = 5;
     o->slow_min_steps = 10;
+    o->slow_min_cpu_s = 1.0;
+    o->slow_windows = 2;
     o->suspicious_frac = 0.30;
 }
 
@@ -47,17 +51,37 @@ static const char *name_of(const os_baseline *b)
     return b->name && b->name[0] ? b->name : "the baseline";
 }
 
-static os_stop_verdict check_slow(const os_baseline *b, int step, int steps, double elapsed_s,
+/* What the baseline's speed allows this candidate per step: more where it
+ * does more arithmetic per token (the budget caps that elsewhere). */
+static double allowed_cpu_per_step(const os_stop_state *st, const os_baseline *b, double *cost_ratio)
+{
+    *cost_ratio = 1.0;
+    if (st->flops_per_token > 0 && b->flops_per_token > 0 && isfinite(st->flops_per_token))
+        *cost_ratio = st->flops_per_token / b->flops_per_token;
+    return b->step_cpu_s * (*cost_ratio > 1.0 ? *cost_ratio : 1.0);
+}
+
+/* Speed in windows after the warm-up; one slow window is never enough (a
+ * burst of load, a page-fault storm): slow_windows of them in a row are. */
+static os_stop_verdict check_slow(os_stop_state *st, const os_baseline *b, int step, double cpu_s,
                                   const os_stop_opts *o, char *reason, size_t len)
 {
-    /* The baseline ran the same budget; its curve says how far it got. */
-    int base_steps = b->curve_len > 0 ? b->curve_len : steps;
-    if (step < o->slow_min_steps || step <= 0 || base_steps <= 0) return OS_CONTINUE;
-    if (!(b->train_seconds > 0) || !isfinite(b->train_seconds) || !isfinite(elapsed_s)) return OS_CONTINUE;
-    double mine = elapsed_s / step, theirs = b->train_seconds / base_steps;
-    if (!(mine > o->slow_factor * theirs)) return OS_CONTINUE;
-    snprintf(reason, len, "%.1fx slower than %s: %.3g s/step vs %.3g s/step after %d steps", mine / theirs,
-             name_of(b), mine, theirs, step);
+    if (!(b->step_cpu_s > 0) || !isfinite(b->step_cpu_s) || !(cpu_s >= 0) || !isfinite(cpu_s)) return OS_CONTINUE;
+    if (st->window_step == 0) {   /* the warm-up is not timed */
+        if (step >= o->slow_warmup_steps) st->window_step = step, st->window_cpu_s = cpu_s;
+        return OS_CONTINUE;
+    }
+    int n = step - st->window_step;
+    double spent = cpu_s - st->window_cpu_s;
+    if (n < o->slow_min_steps || spent < o->slow_min_cpu_s) return OS_CONTINUE;
+    double mine = spent / n, ratio, allowed = allowed_cpu_per_step(st, b, &ratio);
+    int from = st->window_step;
+    st->window_step = step, st->window_cpu_s = cpu_s;
+    st->slow_run = mine > o->slow_factor * allowed ? st->slow_run + 1 : 0;
+    if (st->slow_run < (o->slow_windows > 0 ? o->slow_windows : 1)) return OS_CONTINUE;
+    snprintf(reason, len, "%.1fx slower than %s: %.3g CPU s/step vs %.3g over steps %d-%d, %d windows in a row, "
+             "at %.2fx its FLOPs per token", mine / b->step_cpu_s, name_of(b), mine, b->step_cpu_s, from, step,
+             st->slow_run, ratio);
     return OS_STOP_SLOW;
 }
 
@@ -83,7 +107,7 @@ static os_stop_verdict check_curve(os_stop_state *st, const os_baseline *b, int 
 }
 
 os_stop_verdict os_early_stop_check(os_stop_state *st, const os_baseline *b, int step, int steps, float loss,
-                                    double elapsed_s, const os_stop_opts *o, char *reason, size_t len)
+                                    double cpu_s, const os_stop_opts *o, char *reason, size_t len)
 {
     os_stop_opts defaults;
     if (!o) {
@@ -109,7 +133,7 @@ os_stop_verdict os_early_stop_check(os_stop_state *st, const os_baseline *b, int
     st->last_step = step;
     if (!b) return OS_CONTINUE;
     if (b->loss_curve) advance_baseline(st, b, step, alpha);
-    os_stop_verdict v = check_slow(b, step, steps, elapsed_s, o, reason, len);
+    os_stop_verdict v = check_slow(st, b, step, cpu_s, o, reason, len);
     if (v != OS_CONTINUE) return v;
     return check_curve(st, b, step, steps, o, reason, len);
 }

@@ -224,19 +224,42 @@ typedef struct stop_ctx {
     int suspect;
     int last_step;
     float last_loss;
+    /* CPU time per step after the warm-up, measured the same way for
+     * baselines and candidates (the baselines' is the yardstick) */
+    int timed_from_step, timed_to_step;
+    double timed_from_cpu, timed_to_cpu;
 } stop_ctx;
 
-static int should_stop(void *ctx, int step, int steps, float loss, double elapsed, char *reason, size_t len)
+static void time_steps(stop_ctx *sc, const sb_progress *p, int warmup_steps)
+{
+    if (!(p->cpu_s >= 0)) return;
+    if (!sc->timed_from_step) {
+        if (p->step >= warmup_steps) sc->timed_from_step = p->step, sc->timed_from_cpu = p->cpu_s;
+        return;
+    }
+    sc->timed_to_step = p->step;
+    sc->timed_to_cpu = p->cpu_s;
+}
+
+static double step_cpu_seconds(const stop_ctx *sc)
+{
+    int n = sc->timed_to_step - sc->timed_from_step;
+    return sc->timed_from_step && n > 0 ? (sc->timed_to_cpu - sc->timed_from_cpu) / n : 0;
+}
+
+static int should_stop(void *ctx, const sb_progress *p, char *reason, size_t len)
 {
     stop_ctx *sc = ctx;
-    if (sc->curve && step >= 1 && step <= sc->curve_cap) sc->curve[step - 1] = loss;
+    int step = p->step, steps = p->steps;
+    if (sc->curve && step >= 1 && step <= sc->curve_cap) sc->curve[step - 1] = p->loss;
     sc->last_step = step;
-    sc->last_loss = loss;
-    or_worker_stage(sc->o, sc->w, "train #%lld %d/%d loss %.3f", (long long)sc->c->id, step, steps, (double)loss);
-    if (sc->c->is_baseline || sc->o->n_base == 0) return 0;
+    sc->last_loss = p->loss;
     os_stop_opts opts;
     os_stop_defaults(&opts);
-    os_stop_verdict v = os_early_stop_check(&sc->state, or_reference(sc->o), step, steps, loss, elapsed, &opts,
+    time_steps(sc, p, opts.slow_warmup_steps);
+    or_worker_stage(sc->o, sc->w, "train #%lld %d/%d loss %.3f", (long long)sc->c->id, step, steps, (double)p->loss);
+    if (sc->c->is_baseline || sc->o->n_base == 0) return 0;
+    os_stop_verdict v = os_early_stop_check(&sc->state, or_reference(sc->o), step, steps, p->loss, p->cpu_s, &opts,
                                             reason, len);
     if (v == OS_SUSPECT) {
         or_lock(sc->o);
@@ -265,7 +288,8 @@ static stage_end train_in_runner(orch *o, or_worker *w, or_candidate *c, const j
         snprintf(s->checkpoint, sizeof s->checkpoint, "%s/candidate-%lld.ckpt", o->run_dir, (long long)c->id);
         job.save_path = s->checkpoint;
     }
-    stop_ctx sc = {.o = o, .w = w, .c = c, .curve = curve, .curve_cap = o->rcfg.steps};
+    stop_ctx sc = {.o = o, .w = w, .c = c, .curve = curve, .curve_cap = o->rcfg.steps,
+                   .state = {.flops_per_token = s->info.flops_per_token}};
     job.should_stop = should_stop;
     job.stop_ctx = &sc;
     sb_result res;
@@ -275,6 +299,7 @@ static stage_end train_in_runner(orch *o, or_worker *w, or_candidate *c, const j
     int early = res.outcome == SB_STOPPED && res.reports.n && !strcmp(res.reports.items[0].rule, "train/early-stop");
     if (res.outcome == SB_DONE && res.have_metrics) {
         s->metrics = res.metrics;
+        s->metrics.step_cpu_s = step_cpu_seconds(&sc);
         if (!s->graph_hash[0]) snprintf(s->graph_hash, sizeof s->graph_hash, "%016llx",
                                         (unsigned long long)res.metrics.graph_hash);
     } else if (early) {
@@ -338,6 +363,7 @@ static char *metrics_json(const rt_metrics *m, const float *curve, int n, int ea
     cJSON_AddNumberToObject(o, "params", (double)m->params);
     cJSON_AddNumberToObject(o, "steps", m->steps);
     add_number(o, "flops_per_token", m->flops_per_token);
+    if (m->step_cpu_s > 0) add_number(o, "step_cpu_s", m->step_cpu_s);
     if (curve) {
         cJSON *arr = cJSON_AddArrayToObject(o, "loss_curve");
         for (int i = 0; i < n; i++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(isfinite(curve[i]) ? curve[i] : -1));

@@ -22,6 +22,7 @@ void os_baseline_from_metrics(os_baseline *b, const rt_metrics *m, const float *
     b->train_seconds = m->train_seconds;
     b->params = m->params;
     b->flops_per_token = m->flops_per_token;
+    b->step_cpu_s = m->step_cpu_s;
     b->loss_curve = curve;
     b->curve_len = curve_len;
 }

@@ -48,6 +48,8 @@ typedef struct os_baseline {
     double train_seconds;     /* wall time of the training steps */
     long params;
     double flops_per_token;   /* forward + backward; 0: unknown */
+    double step_cpu_s;        /* CPU seconds per training step after the warm-up, measured
+                                 by the supervisor as for candidates; 0: unknown (no speed verdict) */
     const float *loss_curve;  /* training loss after each step: loss_curve[s-1] after step s */
     int curve_len;
 } os_baseline;
@@ -164,8 +166,12 @@ typedef struct os_stop_opts {
     double warmup_frac;     /* no "behind" verdict before this fraction of the steps (0.3) */
     double behind_margin;   /* stop when the smoothed loss exceeds the baseline's by this fraction (0.10) */
     int ema_window;         /* the smoothing: EMA with alpha = 2 / (window + 1) (20 steps) */
-    double slow_factor;     /* stop when seconds per step exceed the baseline's by this factor (3.0) */
-    int slow_min_steps;     /* ... once at least this many steps are done (10) */
+    double slow_factor;     /* stop when CPU seconds per step exceed the baseline's, scaled by the
+                               FLOPs-per-token ratio where the candidate costs more, by this factor (3.0) */
+    int slow_warmup_steps;  /* steps excluded from the timing: allocation, first touches (5) */
+    int slow_min_steps;     /* a timing window is at least this many steps (10) ... */
+    double slow_min_cpu_s;  /* ... and this many CPU seconds (1.0) */
+    int slow_windows;       /* consecutive slow windows before a stop: never one timing (2) */
     double suspicious_frac; /* flag (once) a smoothed loss this fraction below the baseline's (0.30) */
 } os_stop_opts;
 
@@ -179,6 +185,10 @@ typedef struct os_stop_state {
     int base_upto;       /* baseline curve points folded into base_ema */
     double base_ema;     /* the baseline's curve smoothed the same way, up to the same step */
     int flagged;         /* OS_SUSPECT was returned already */
+    double flops_per_token;  /* the candidate's (set by the caller before step 1; 0: unknown) */
+    int window_step;     /* the speed window started after this step (0: warm-up not over) */
+    double window_cpu_s; /* ... at this CPU time */
+    int slow_run;        /* consecutive windows above the limit */
 } os_stop_state;
 
 typedef enum os_stop_verdict {
@@ -193,13 +203,20 @@ typedef enum os_stop_verdict {
  * of g steps is weighed as g steps' worth, so the smoothing keeps pace with
  * the baseline's). step = steps done so far (1-based, as
  * rt_progress_fn reports it), loss = the training loss of that step,
- * elapsed_s = seconds since training started. Checks, in order:
+ * cpu_s = the runner's CPU seconds so far (all threads; negative: unknown).
+ * Checks, in order:
  *
  *   diverged  loss NaN or infinite: "diverged: training loss is nan at step 57"
- *   slow      step >= slow_min_steps and elapsed_s / step > slow_factor *
- *             the baseline's train_seconds / curve_len (or / steps without a
- *             curve; skipped without a baseline time):
- *             "3.1x slower than gated_delta_net: 0.52 s/step vs ..."
+ *   slow      timed in CPU seconds, which another process on the same cores
+ *             does not inflate, after slow_warmup_steps, over windows of at
+ *             least slow_min_steps steps and slow_min_cpu_s: slow_windows
+ *             windows in a row each above slow_factor * the baseline's
+ *             step_cpu_s * max(1, FLOPs per token / the baseline's). A
+ *             candidate of the baseline's cost must be slow_factor times
+ *             slower twice running; one costing more is allowed its FLOPs.
+ *             No baseline timing: no speed verdict.
+ *             "3.4x slower than gated_delta_net: 0.52 CPU s/step vs 0.15
+ *             over steps 16-26, 2 windows in a row, at 1.00x its FLOPs per token"
  *   behind    step >= warmup_frac * steps, the baseline's curve reaches step
  *             and its smoothed value there is finite and positive, and the
  *             candidate's smoothed loss > (1 + margin) * that:
@@ -213,7 +230,7 @@ typedef enum os_stop_verdict {
  * checked. reason gets a one-line explanation for anything but
  * OS_CONTINUE ("" then). */
 os_stop_verdict os_early_stop_check(os_stop_state *st, const os_baseline *b, int step, int steps, float loss,
-                                    double elapsed_s, const os_stop_opts *o, char *reason, size_t len);
+                                    double cpu_s, const os_stop_opts *o, char *reason, size_t len);
 
 /* Suspiciously good final metrics (ARCHITECTURE §6: possible leakage): */
 #define OS_SUSPICIOUS_LOSS_FRAC 0.30       /* val loss more than 30% below the baseline's, or */

@@ -169,6 +169,7 @@ typedef struct rt_verify_opts {
 typedef struct rt_verify_info {
     long params, baseline_params;
     double param_ratio, flops_ratio;
+    double flops_per_token;    /* training (forward + backward), as rt_metrics counts it */
     int causality_probes;      /* cut positions tested, over every checked graph */
     int graphs;                /* graphs checked at their exact sizes (training, MQAR) */
     uint64_t graph_hash;
@@ -213,6 +214,8 @@ typedef struct rt_metrics {
     double tokens_per_s;    /* training throughput (excludes evaluation) */
     double train_seconds, total_seconds;
     double flops_per_token; /* forward + backward (3x forward) */
+    double step_cpu_s;      /* CPU seconds per step after the warm-up, as the supervisor timed it
+                               (discover's early stop); 0: not measured */
     size_t peak_rss_bytes;
     uint64_t graph_hash;
     int diverged;           /* loss went NaN/Inf: training stopped */

@@ -228,6 +228,7 @@ int rt_verify(const rt_config *cfg, const rt_arch *arch, const rt_verify_opts *o
     if (!g) return 1;
     info->params = ir_param_count(g);
     info->graph_hash = ir_structural_hash(g);
+    info->flops_per_token = 3.0 * ir_flops_forward(g) / ((double)cfg->dims.batch * cfg->dims.time);
     int bad = check_derivatives(g, arch, o, out);
     bad += check_unused_params(g, arch, out);
     bad += check_budget(g, &cfg->dims, arch, o, out, info);

@@ -76,6 +76,15 @@ typedef enum sb_job_kind {
     SB_JOB_SYSCALLS = 4 /* fuzzer-chosen system calls (fuzz/fuzz_sandbox.c) */
 } sb_job_kind;
 
+/* A step the runner reported, as the supervisor saw it. cpu_s is the
+ * runner's CPU time (all threads, from /proc), which another process on the
+ * same cores does not inflate as it does wall time; negative: unknown. */
+typedef struct sb_progress {
+    int step, steps;
+    float loss;
+    double wall_s, cpu_s;   /* since the runner was started */
+} sb_progress;
+
 typedef struct sb_job {
     sb_job_kind kind;
     sb_profile profile;
@@ -114,7 +123,7 @@ typedef struct sb_job {
     FILE *output;               /* where the runner's stdout/stderr go (NULL: stderr) */
     /* Early stop: asked after each reported step; nonzero (with a reason)
      * kills the runner and ends the job SB_STOPPED (train/early-stop). */
-    int (*should_stop)(void *ctx, int step, int steps, float loss, double elapsed_s, char *reason, size_t len);
+    int (*should_stop)(void *ctx, const sb_progress *p, char *reason, size_t len);
     void *stop_ctx;
     /* Set (e.g. from a SIGINT handler) to stop the runner at once: SB_STOPPED
      * with rule sandbox/cancelled. Checked at least every 200 ms. */

@@ -238,6 +238,24 @@ static void build_env(const sb_job *job, runner *r)
     r->envp[n] = NULL;
 }
 
+/* User + system CPU seconds of process pid, all its threads (fields 14 and
+ * 15 of /proc/PID/stat, after the command name, which may hold spaces and
+ * parentheses); -1 when it cannot be read. */
+static double process_cpu_seconds(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')');
+    unsigned long long utime, stime;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2) return -1;
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
 /* Tasks (processes and threads) of uid now: RLIMIT_NPROC counts them all. */
 static long tasks_of(uid_t uid)
 {
@@ -450,9 +468,10 @@ static int handle(watch *w, uint32_t type, const char *body, size_t len)
         sb_wire_progress p;
         memcpy(&p, body, sizeof p);
         if (w->job->progress) w->job->progress(w->job->progress_ctx, p.step, p.steps, p.loss, p.tokens_per_s, p.eta_s);
-        char why[200] = "";
-        if (w->job->should_stop &&
-            w->job->should_stop(w->job->stop_ctx, p.step, p.steps, p.loss, rt_now() - w->r->t_fork, why, sizeof why))
+        char why[400] = "";
+        sb_progress at = {.step = p.step, .steps = p.steps, .loss = p.loss, .wall_s = rt_now() - w->r->t_fork,
+                          .cpu_s = process_cpu_seconds(w->r->pid)};
+        if (w->job->should_stop && w->job->should_stop(w->job->stop_ctx, &at, why, sizeof why))
             kill_runner(w, SB_STOPPED, "early stop at step %d of %d: %s", p.step, p.steps, why);
         return 0;
     }

@@ -303,6 +303,7 @@ static os_baseline curve_baseline(const float *curve)
     b.loss_curve = curve;
     b.curve_len = STEPS;
     b.train_seconds = 0.1 * STEPS;   /* 0.1 s per step */
+    b.step_cpu_s = 0.1;
     return b;
 }
 
@@ -376,21 +377,61 @@ TEST(early_stop_tolerates_noise)
     CHECK_MSG(v == OS_CONTINUE && at == 0, "stopped at %d: %s", at, reason);
 }
 
+/* A same-loss candidate whose step s costs cost(s) CPU seconds and whose
+ * FLOPs per token are `flops` times the baseline's; the step it was stopped
+ * at for speed (0: never). */
+static int run_timed(const os_baseline *b, double flops, double (*cost)(int), char *reason, size_t len)
+{
+    os_stop_state st = {.flops_per_token = flops * b->flops_per_token};
+    double cpu = 0;
+    for (int step = 1; step <= STEPS; step++) {
+        cpu += cost(step);
+        os_stop_verdict v = os_early_stop_check(&st, b, step, STEPS, (float)b->loss_curve[step - 1], cpu, NULL,
+                                                reason, len);
+        if (v == OS_STOP_SLOW) return step;
+        CHECK_MSG(v == OS_CONTINUE || v == OS_SUSPECT, "stopped at %d: %s", step, reason);
+    }
+    return 0;
+}
+
+static double at_3_1x(int step) { return 0.31; }
+static double at_2_9x(int step) { return 0.29; }
+static double at_6_5x(int step) { return 0.65; }
+static double slow_start(int step) { return step <= 5 ? 30.0 : 0.1; }        /* warm-up: never timed */
+static double one_slow_window(int step) { return step > 5 && step <= 15 ? 1.0 : 0.1; }   /* a burst of load */
+static double slow_twice(int step) { return step > 5 && step <= 25 ? 1.0 : 0.1; }
+
 TEST(early_stop_when_slow)
 {
     float curve[STEPS];
     make_curve(curve, 0, 1);
     os_baseline b = curve_baseline(curve);
-    os_stop_verdict v;
-    char reason[256];
-    int at = run_candidate(&b, 1.0, 0, 0.31, 1, &v, reason, sizeof reason);   /* 3.1x the baseline's 0.1 s */
-    CHECK(v == OS_STOP_SLOW && at == 10);
+    b.flops_per_token = 1e6;
+    char reason[400];
+    /* 3.1x the baseline's CPU time per step at the same cost: two windows
+     * of 10 steps after the 5-step warm-up, then stopped */
+    CHECK(run_timed(&b, 1.0, at_3_1x, reason, sizeof reason) == 25);
     CHECK_STR_CONTAINS(reason, "3.1x slower than gated_delta_net");
-    at = run_candidate(&b, 1.0, 0, 0.29, 1, &v, reason, sizeof reason);
-    CHECK(v == OS_CONTINUE && at == 0);
-    b.train_seconds = 0;   /* no baseline time: no verdict on speed */
-    at = run_candidate(&b, 1.0, 0, 10, 1, &v, reason, sizeof reason);
-    CHECK(v == OS_CONTINUE);
+    CHECK_STR_CONTAINS(reason, "2 windows in a row");
+    CHECK(run_timed(&b, 1.0, at_2_9x, reason, sizeof reason) == 0);
+    /* the warm-up and a single slow window never stop a run ... */
+    CHECK(run_timed(&b, 1.0, slow_start, reason, sizeof reason) == 0);
+    CHECK(run_timed(&b, 1.0, one_slow_window, reason, sizeof reason) == 0);
+    /* ... two in a row do */
+    CHECK(run_timed(&b, 1.0, slow_twice, reason, sizeof reason) == 25);
+    /* twice the FLOPs per token is allowed twice the time */
+    CHECK(run_timed(&b, 2.0, at_3_1x, reason, sizeof reason) == 0);
+    CHECK(run_timed(&b, 2.0, at_6_5x, reason, sizeof reason) == 25);
+    CHECK_STR_CONTAINS(reason, "at 2.00x its FLOPs per token");
+    /* cheaper than the baseline is not allowed less */
+    CHECK(run_timed(&b, 0.5, at_2_9x, reason, sizeof reason) == 0);
+    /* no baseline timing, or no CPU time: no verdict on speed */
+    b.step_cpu_s = 0;
+    CHECK(run_timed(&b, 1.0, at_6_5x, reason, sizeof reason) == 0);
+    b.step_cpu_s = 0.1;
+    os_stop_state st = {0};
+    for (int step = 1; step <= 100; step++)
+        CHECK(os_early_stop_check(&st, &b, step, STEPS, curve[step - 1], -1, NULL, NULL, 0) == OS_CONTINUE);
 }
 
 TEST(early_stop_flags_suspicious_progress_once)
