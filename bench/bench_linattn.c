@@ -157,6 +157,7 @@ static void bench_shape(const shape *s)
 
 int main(int argc, char **argv)
 {
+    k_cpu_adopt(argv);   /* the kernels and threads asiarch itself would use */
     const size_t n = sizeof SHAPES / sizeof SHAPES[0];
     for (size_t i = 0; i < n; i++) {
         int wanted = argc < 2;

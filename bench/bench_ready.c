@@ -25,6 +25,7 @@
 
 #include "jit.h"
 #include "runtime.h"
+#include "kernels.h"
 
 #ifndef ASIARCH_SOURCE_DIR
 #define ASIARCH_SOURCE_DIR "."
@@ -222,6 +223,7 @@ static int list_arch(char files[][512], int max)
 
 int main(int argc, char **argv)
 {
+    k_cpu_adopt(argv);   /* the kernels and threads asiarch itself would use */
     int runs = 10, nfiles = 0;
     static char files[MAX_FILES][512];
     for (int i = 1; i < argc; i++) {

@@ -16,6 +16,7 @@
 
 #include "data.h"
 #include "sandbox.h"
+#include "kernels.h"
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -73,6 +74,7 @@ static double train_tps(sb_profile p, const char *scale, int steps, const char *
 
 int main(int argc, char **argv)
 {
+    k_cpu_adopt(argv);   /* the kernels and threads asiarch itself would use */
     int starts = 20, rounds = 3, steps = 60;
     const char *scale = "small";
     for (int i = 1; i < argc; i++) {

@@ -21,6 +21,7 @@ static double now(void)
 
 int main(int argc, char **argv)
 {
+    k_cpu_adopt(argv);   /* the kernels and threads asiarch itself would use */
     int n = argc > 1 ? atoi(argv[1]) : 2048, reps = argc > 2 ? atoi(argv[2]) : 10;
     if (n < 16 || reps < 1) {
         fprintf(stderr, "usage: bench_sgemm_peak [N >= 16] [reps >= 1]\n");
