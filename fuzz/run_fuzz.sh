@@ -85,7 +85,7 @@ sandbox)
     build=${BUILD_DIR:-build}
     [ -x "$build/asiarch-runner" ] || { echo "run_fuzz.sh: build $build first (no $build/asiarch-runner)" >&2; exit 2; }
     srcs=(fuzz/fuzz_sandbox.c sandbox/supervisor.c sandbox/channel.c jit/process.c)
-    incs=(-Isandbox -Ijit -Ireport -Iruntime -Iir -Idata -Iinclude -I/usr/include/cjson
+    incs=(-Isandbox -Ijit -Ireport -Iruntime -Iir -Idata -Ikernels -Iinclude -I/usr/include/cjson
           -DASIARCH_RUNNER_BUILD_PATH="\"$(realpath "$build/asiarch-runner")\"")
     libs=("$build/libaa_runtime.a" "$build/libaa_arch.a" "$build/libaa_ir.a" "$build/libaa_kernels.a"
           "$build/libaa_data.a" "$build/libaa_report.a" -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas
