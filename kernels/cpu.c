@@ -160,7 +160,9 @@ const char *k_cpu_child_core(void)
 
 const char *k_cpu_child_spincount(void)
 {
-    return getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") ? NULL : BOUNDED_SPINCOUNT;
+    const char *user = getenv("GOMP_SPINCOUNT");
+    if (user) return user;
+    return getenv("OMP_WAIT_POLICY") ? NULL : BOUNDED_SPINCOUNT;
 }
 
 void k_cpu_adopt(char **argv)

@@ -191,7 +191,8 @@ const k_cpu_info *k_cpu(void);
 void k_cpu_adopt(char **argv);
 /* For a child process's environment (the runner): the OPENBLAS_CORETYPE to
  * give it (the user's, or best_core where OpenBLAS here chose weaker; NULL:
- * none), and the GOMP_SPINCOUNT (NULL where the user set a wait policy). */
+ * none), and the GOMP_SPINCOUNT (the user's, else a bounded one; NULL where
+ * the user set only OMP_WAIT_POLICY). */
 const char *k_cpu_child_core(void);
 const char *k_cpu_child_spincount(void);
 /* One line for benchmarks and reports: model, ISA, CPUs, kernels and who chose them. */

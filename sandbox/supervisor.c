@@ -227,7 +227,6 @@ static void build_env(const sb_job *job, runner *r)
     snprintf(r->env_store[n], sizeof r->env_store[n], "OMP_NUM_THREADS=%d", threads);
     r->envp[n] = r->env_store[n], n++;
     const char *core = k_cpu_child_core(), *spin = k_cpu_child_spincount(), *policy = getenv("OMP_WAIT_POLICY");
-    if (!spin) spin = getenv("GOMP_SPINCOUNT");
     const char *names[] = {"OPENBLAS_CORETYPE", "GOMP_SPINCOUNT", "OMP_WAIT_POLICY"};
     const char *values[] = {core, spin, policy};
     for (int i = 0; i < 3; i++) {
@@ -468,10 +467,11 @@ static int handle(watch *w, uint32_t type, const char *body, size_t len)
         sb_wire_progress p;
         memcpy(&p, body, sizeof p);
         if (w->job->progress) w->job->progress(w->job->progress_ctx, p.step, p.steps, p.loss, p.tokens_per_s, p.eta_s);
+        if (!w->job->should_stop) return 0;
         char why[400] = "";
         sb_progress at = {.step = p.step, .steps = p.steps, .loss = p.loss, .wall_s = rt_now() - w->r->t_fork,
                           .cpu_s = process_cpu_seconds(w->r->pid)};
-        if (w->job->should_stop && w->job->should_stop(w->job->stop_ctx, &at, why, sizeof why))
+        if (w->job->should_stop(w->job->stop_ctx, &at, why, sizeof why))
             kill_runner(w, SB_STOPPED, "early stop at step %d of %d: %s", p.step, p.steps, why);
         return 0;
     }

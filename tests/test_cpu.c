@@ -122,6 +122,9 @@ TEST(children_get_the_choice)
     setenv("OMP_WAIT_POLICY", "active", 1);
     CHECK(k_cpu_child_spincount() == NULL);   /* a user's wait policy wins */
     unsetenv("OMP_WAIT_POLICY");
+    setenv("GOMP_SPINCOUNT", "42", 1);
+    CHECK(k_cpu_child_spincount() && !strcmp(k_cpu_child_spincount(), "42"));   /* and a user's spin count */
+    unsetenv("GOMP_SPINCOUNT");
     setenv("OPENBLAS_CORETYPE", "Nehalem", 1);
     CHECK(k_cpu_child_core() && !strcmp(k_cpu_child_core(), "Nehalem"));
     unsetenv("OPENBLAS_CORETYPE");
