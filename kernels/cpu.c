@@ -18,6 +18,7 @@
  * OPENBLAS_CORETYPE, OMP_NUM_THREADS, OMP_WAIT_POLICY or GOMP_SPINCOUNT wins. */
 #include "kernels.h"
 
+#include <errno.h>
 #include <omp.h>
 #include <pthread.h>
 #include <sched.h>
@@ -177,7 +178,10 @@ void k_cpu_adopt(char **argv)
     setenv("OPENBLAS_CORETYPE", core, 1);
     setenv(CHOSEN_MARK, core, 1);
     execv("/proc/self/exe", argv);
-    unsetenv("OPENBLAS_CORETYPE");   /* cannot re-execute: go on with OpenBLAS's own choice */
+    fprintf(stderr, "asiarch: warning: cannot re-execute to use OpenBLAS's %s kernels (%s); going on with its %s "
+            "kernels, which are slower (set OPENBLAS_CORETYPE=%s to choose them yourself)\n", core, strerror(errno),
+            k_blas_corename(), core);
+    unsetenv("OPENBLAS_CORETYPE");
     unsetenv(CHOSEN_MARK);
 }
 
