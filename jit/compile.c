@@ -94,80 +94,6 @@ void jit_bitcode_free(jit_bitcode *bc)
     memset(bc, 0, sizeof *bc);
 }
 
-/* ---- small file helpers ---------------------------------------------------------- */
-
-static int mkdir_p(const char *path)
-{
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) { errno = ENAMETOOLONG; return -1; }
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) < 0 && errno != EEXIST) return -1;
-    return 0;
-}
-
-static int write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) return -1;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Write a file so that readers see either the old content or the whole new
- * one: write a temporary name in the same directory, then rename over. */
-static int write_file_atomic(const char *path, const void *data, size_t len)
-{
-    static unsigned counter;
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(),
-                 __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED)) >= (int)sizeof tmp) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) return -1;
-    if (write_all(fd, data, len) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
-        int e = errno;
-        close(fd);   /* harmless EBADF when already closed */
-        unlink(tmp);
-        errno = e;
-        return -1;
-    }
-    return 0;
-}
-
-/* The whole file, malloc'd (NUL-terminated for convenience), or NULL. */
-static unsigned char *read_file(const char *path, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return NULL;
-    struct stat st;
-    unsigned char *buf = NULL;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < ((off_t)1 << 30)) {
-        size_t n = (size_t)st.st_size, got = 0;
-        buf = malloc(n + 1);
-        while (buf && got < n) {
-            ssize_t r = read(fd, buf + got, n - got);
-            if (r < 0 && errno == EINTR) continue;
-            if (r <= 0) { free(buf); buf = NULL; break; }
-            got += (size_t)r;
-        }
-        if (buf) { buf[n] = 0; *len = n; }
-    }
-    close(fd);
-    return buf;
-}
-
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st; (void)ftw;
@@ -177,41 +103,6 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 }
 
 static void rm_tree(const char *dir) { nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS); }
-
-/* ---- hashing ---------------------------------------------------------------------- */
-
-static void hex(const unsigned char *d, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[d[i] >> 4];
-        out[2 * i + 1] = digits[d[i] & 15];
-    }
-    out[2 * n] = 0;
-}
-
-/* Hex SHA-256 of n fields. With `framed`, each field is preceded by its
- * length, so that ("ab", "c") and ("a", "bc") hash differently (the cache
- * key); without, it is the plain hash of the concatenation (what sha256sum
- * prints for a file). */
-static int sha256_hex(const char *const *fields, const size_t *lens, int n, int framed, char out[65])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned mdlen = 0;
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    if (!c) return -1;
-    int ok = EVP_DigestInit_ex(c, EVP_sha256(), NULL);
-    for (int i = 0; ok && i < n; i++) {
-        uint64_t len = lens[i];
-        if (framed) ok = EVP_DigestUpdate(c, &len, sizeof len);
-        ok = ok && EVP_DigestUpdate(c, fields[i], lens[i]);
-    }
-    ok = ok && EVP_DigestFinal_ex(c, md, &mdlen) && mdlen == 32;
-    EVP_MD_CTX_free(c);
-    if (!ok) return -1;
-    hex(md, 32, out);
-    return 0;
-}
 
 /* ---- running clang ------------------------------------------------------------------ */
 
@@ -305,20 +196,6 @@ static const char *clang_version(const char *clang, const char *file, aa_reports
 
 /* ---- the cache ------------------------------------------------------------------------ */
 
-/* $XDG_CACHE_HOME/asiarch, else ~/.cache/asiarch. -1 if there is no home. */
-static int default_cache_dir(char *buf, size_t len)
-{
-    const char *xdg = getenv("XDG_CACHE_HOME");
-    if (xdg && xdg[0] == '/') return snprintf(buf, len, "%s/asiarch", xdg) < (int)len ? 0 : -1;
-    const char *home = getenv("HOME");
-    if (!home || !*home) {
-        struct passwd *pw = getpwuid(getuid());
-        home = pw ? pw->pw_dir : NULL;
-    }
-    if (!home || !*home) return -1;
-    return snprintf(buf, len, "%s/.cache/asiarch", home) < (int)len ? 0 : -1;
-}
-
 /* A cache entry is <key>.bc (the bitcode, as clang wrote it) and <key>.sum
  * (the hex SHA-256 of that file, written after it). An entry whose sum is
  * missing or does not match is ignored and replaced: whatever truncated or
@@ -327,14 +204,14 @@ static int default_cache_dir(char *buf, size_t len)
 static int bitcode_sum(const unsigned char *data, size_t len, char out[65])
 {
     const char *field[] = {(const char *)data};
-    return sha256_hex(field, &len, 1, 0, out);
+    return jit_sha256_hex(field, &len, 1, 0, out);
 }
 
 static int cache_read(const char *entry, const char *sum_path, jit_bitcode *out)
 {
     size_t len = 0, sum_len = 0;
-    unsigned char *data = read_file(entry, &len);
-    unsigned char *want = data ? read_file(sum_path, &sum_len) : NULL;
+    unsigned char *data = jit_read_file(entry, &len);
+    unsigned char *want = data ? jit_read_file(sum_path, &sum_len) : NULL;
     char have[65];
     int ok = want && sum_len >= 64 && bitcode_sum(data, len, have) == 0 && memcmp(have, want, 64) == 0 &&
              len >= 4 && memcmp(data, "BC\xC0\xDE", 4) == 0;
@@ -354,7 +231,7 @@ static void cache_write(const char *entry, const char *sum_path, const jit_bitco
     char sum[66];
     if (bitcode_sum(bc->data, bc->len, sum) < 0) return;
     sum[64] = '\n';
-    if (write_file_atomic(entry, bc->data, bc->len) == 0) write_file_atomic(sum_path, sum, 65);
+    if (jit_write_file_atomic(entry, bc->data, bc->len) == 0) jit_write_file_atomic(sum_path, sum, 65);
 }
 
 /* The embedded header's own hash names its directory (below). */
@@ -364,7 +241,7 @@ static void header_tag_init(void)
 {
     const char *field[] = {jit_dsl_header};
     size_t len[] = {jit_dsl_header_len};
-    if (sha256_hex(field, len, 1, 0, header_tag) < 0) header_tag[0] = 0;
+    if (jit_sha256_hex(field, len, 1, 0, header_tag) < 0) header_tag[0] = 0;
 }
 
 /* Put the embedded header at <root>/include/<hash of its text>/asiarch.h:
@@ -379,12 +256,12 @@ static int ensure_header(const char *root, char *dir, size_t dirlen)
     char file[PATH_MAX];
     if (snprintf(file, sizeof file, "%s/asiarch.h", dir) >= (int)sizeof file) return -1;
     size_t len = 0;
-    unsigned char *have = read_file(file, &len);
+    unsigned char *have = jit_read_file(file, &len);
     int same = have && len == jit_dsl_header_len && memcmp(have, jit_dsl_header, len) == 0;
     free(have);
     if (same) return 0;
-    if (mkdir_p(dir) < 0) return -1;
-    return write_file_atomic(file, jit_dsl_header, jit_dsl_header_len);
+    if (jit_mkdir_p(dir) < 0) return -1;
+    return jit_write_file_atomic(file, jit_dsl_header, jit_dsl_header_len);
 }
 
 /* key = SHA-256(format tag, source, flags, clang --version, header). */
@@ -398,7 +275,7 @@ static int cache_key(const jit_source *src, const char *version, char key[65])
     for (size_t i = 0; i < N_FLAGS; i++, n++) { field[n] = clang_flags[i]; len[n] = strlen(clang_flags[i]); }
     field[n] = version; len[n] = strlen(version); n++;
     field[n] = jit_dsl_header; len[n] = jit_dsl_header_len; n++;
-    return sha256_hex(field, len, n, 1, key);
+    return jit_sha256_hex(field, len, n, 1, key);
 }
 
 /* ---- clang's diagnostics -> reports ------------------------------------------------------ */
@@ -535,13 +412,13 @@ static int run_clang(const jit_source *src, const char *clang, const char *cache
     if (!cache_root || ensure_header(cache_root, inc, sizeof inc) < 0) {
         snprintf(inc, sizeof inc, "%s/include", dir);
         snprintf(file, sizeof file, "%s/asiarch.h", inc);
-        if (mkdir(inc, 0755) < 0 || write_file_atomic(file, jit_dsl_header, jit_dsl_header_len) < 0) {
+        if (mkdir(inc, 0755) < 0 || jit_write_file_atomic(file, jit_dsl_header, jit_dsl_header_len) < 0) {
             io_fail(reps, src->path, "write the DSL header to", inc);
             goto done;
         }
     }
     snprintf(file, sizeof file, "%s/" SOURCE_NAME, dir);
-    if (write_file_atomic(file, src->text, src->len) < 0) {
+    if (jit_write_file_atomic(file, src->text, src->len) < 0) {
         io_fail(reps, src->path, "write the source to", file);
         goto done;
     }
@@ -567,7 +444,7 @@ static int run_clang(const jit_source *src, const char *clang, const char *cache
     jit_run_process(argv, &po, &res);
     if (judge_run(src, clang, &res, o->timeout_s, o->max_output, reps) == 0) {
         snprintf(file, sizeof file, "%s/" OUTPUT_NAME, dir);
-        out->data = read_file(file, &out->len);
+        out->data = jit_read_file(file, &out->len);
         if (!out->data) io_fail(reps, src->path, "read clang's output", file);
         else rc = 0;
     }
@@ -606,10 +483,10 @@ int jit_compile(const jit_source *src, const jit_compile_opts *opts, jit_bitcode
     if (o.cache_dir && *o.cache_dir) {
         snprintf(root, sizeof root, "%s", o.cache_dir);
         cache_root = root;
-    } else if (default_cache_dir(root, sizeof root) == 0) {
+    } else if (jit_cache_root(root, sizeof root) == 0) {
         cache_root = root;
     }
-    if (cache_root && mkdir_p(cache_root) < 0) cache_root = NULL;   /* work without a cache */
+    if (cache_root && jit_mkdir_p(cache_root) < 0) cache_root = NULL;   /* work without a cache */
     if (cache_root) {
         snprintf(entry, sizeof entry, "%s/bitcode/%s.bc", cache_root, out->key);
         snprintf(sum_path, sizeof sum_path, "%s/bitcode/%s.sum", cache_root, out->key);
@@ -624,7 +501,7 @@ int jit_compile(const jit_source *src, const jit_compile_opts *opts, jit_bitcode
         /* A failed store only costs the next run a compile. */
         char bcdir[PATH_MAX + 16];
         snprintf(bcdir, sizeof bcdir, "%s/bitcode", cache_root);
-        if (mkdir_p(bcdir) == 0) cache_write(entry, sum_path, out);
+        if (jit_mkdir_p(bcdir) == 0) cache_write(entry, sum_path, out);
     }
     return 0;
 }

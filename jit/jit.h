@@ -129,4 +129,48 @@ void jit_unload(jit_module *m);
  * the auditing docs). */
 const char *const *jit_allowed_symbols(void);
 
+/* ---- NVRTC: CUDA C to device code (nvrtc.c) ----------------------------------- */
+
+/* NVRTC is loaded at run time (dlopen): ASIARCH_LIBNVRTC, else the usual
+ * sonames, $CUDA_HOME/lib64 and /usr/local/cuda/lib64. No GPU is needed.
+ * 0 when it loads, else -1 with why (what was tried, what to install). */
+int jit_nvrtc_load(char *why, size_t len);
+const char *jit_nvrtc_version(void);   /* "13.0", or NULL when not loaded */
+const char *jit_nvrtc_path(void);
+int jit_nvrtc_supports(int arch);      /* 1 when NVRTC can target sm_<arch> */
+
+#define JIT_NVRTC_MAX_HEADERS 32
+/* Headers a source may #include "by name" (NVRTC reads no files). */
+typedef struct jit_nvrtc_headers {
+    int n;
+    const char *names[JIT_NVRTC_MAX_HEADERS];
+    const char *texts[JIT_NVRTC_MAX_HEADERS];
+} jit_nvrtc_headers;
+
+typedef struct jit_nvrtc_opts {
+    int arch;                   /* compute capability x 10: 80 (A100), 90 (H100) */
+    int cubin;                  /* 1: SASS for exactly sm_<arch>; 0: PTX for compute_<arch> */
+    const char *const *extra;   /* more NVRTC options ("-DNAME=1"); part of the cache key */
+    int n_extra;
+    int use_cache;              /* reuse and store device code on disk */
+    const char *cache_dir;      /* NULL: as for the bitcode */
+} jit_nvrtc_opts;
+
+typedef struct jit_device_code {
+    char *data;                 /* PTX text (NUL-terminated) or a cubin (ELF) */
+    size_t len;
+    int cubin, from_cache;
+    char key[65];               /* SHA-256 of source, headers, options, NVRTC version */
+    char *log;                  /* NVRTC's warnings, or NULL */
+} jit_device_code;
+
+void jit_nvrtc_defaults(jit_nvrtc_opts *o);
+/* Compile source (reports name it `file`, which is also the name the log
+ * uses). Returns 0, or -1 with stage-"compile" reports: "nvrtc/error" at
+ * file:line:col with the offending line for each compiler error,
+ * "nvrtc/unavailable" when NVRTC cannot be loaded. */
+int jit_nvrtc_compile(const char *file, const char *source, const jit_nvrtc_headers *h,
+                      const jit_nvrtc_opts *o, jit_device_code *out, aa_reports *reps);
+void jit_device_code_free(jit_device_code *c);
+
 #endif /* ASIARCH_JIT_H */

@@ -51,4 +51,17 @@ int jit_check_in_process(const jit_source *src, aa_reports *out);
  * helper is not even started), else 0. */
 int jit_check_size(const jit_source *src, aa_reports *out);
 
+/* ---- files and hashes of the on-disk caches (files.c) ---------------------- */
+
+int jit_mkdir_p(const char *path);
+/* Readers see the old content or the whole new one (temporary + rename). */
+int jit_write_file_atomic(const char *path, const void *data, size_t len);
+/* The whole file, malloc'd and NUL-terminated, or NULL. */
+unsigned char *jit_read_file(const char *path, size_t *len);
+/* Hex SHA-256 of n fields; `framed` prefixes each with its length (cache
+ * keys), else the plain hash of the concatenation (sha256sum's). */
+int jit_sha256_hex(const char *const *fields, const size_t *lens, int n, int framed, char out[65]);
+/* $XDG_CACHE_HOME/asiarch, else ~/.cache/asiarch; -1 when there is no home. */
+int jit_cache_root(char *buf, size_t len);
+
 #endif

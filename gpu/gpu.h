@@ -1,0 +1,138 @@
+/*
+ * gpu.h — NVIDIA GPUs: the device, its memory, its kernels, its GEMMs.
+ *
+ * Nothing here is linked against CUDA. The driver (libcuda) and cuBLAS are
+ * loaded with dlopen when a device is opened (cuda.c), NVRTC when a kernel
+ * is first launched (jit/nvrtc.c), so one binary runs CPU-only where there
+ * is no GPU, and gpu_open says why not in a sentence a person can act on.
+ *
+ * A gpu_dev is one device with one stream: every launch, copy and GEMM is
+ * queued in order on it, and gpu_sync waits for them and reports the first
+ * asynchronous error. Device memory comes from a caching allocator (freed
+ * blocks are kept by size and reused), so a training step allocates
+ * nothing from the driver after the first.
+ *
+ * The kernels are the CUDA C sources of kernels/cuda/, embedded in the
+ * binary, compiled by NVRTC for the device's architecture on first use and
+ * cached on disk (jit/nvrtc.c). The launchers (ops.c ...) mirror the CPU
+ * kernels of kernels.h one for one: same shapes, same accumulate-into
+ * convention for gradients, a NULL (0) gradient meaning "not needed".
+ *
+ * Every function returns 0, or -1 with gpu_error(dev) saying what failed.
+ */
+#ifndef ASIARCH_GPU_H
+#define ASIARCH_GPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels.h"
+
+typedef uint64_t gpu_ptr;   /* a device address (CUdeviceptr); 0 = none */
+
+/* GEMM arithmetic: FP32 (the default: results agree with the CPU to
+ * rounding), or tensor cores with FP32 accumulation: TF32 inputs, or BF16. */
+typedef enum gpu_precision { GPU_FP32 = 0, GPU_TF32 = 1, GPU_BF16 = 2 } gpu_precision;
+const char *gpu_precision_name(gpu_precision p);
+int gpu_precision_parse(const char *s, gpu_precision *out);   /* "fp32", "tf32", "bf16" */
+
+typedef struct gpu_open_opts {
+    int ordinal;                /* which GPU (CUDA_VISIBLE_DEVICES applies first) */
+    gpu_precision precision;
+    int deterministic;          /* no atomics, fixed reduction orders, cuBLAS pedantic math */
+    const char *cache_dir;      /* NVRTC's cache; NULL: the default */
+} gpu_open_opts;
+
+/* A kernel of kernels/cuda: which source holds it, and its name there. */
+typedef struct gpu_kernel {
+    const char *source;         /* "elementwise.cu" */
+    const char *name;           /* "aak_unary_fwd" */
+} gpu_kernel;
+
+/* A launch: blocks x threads (one-dimensional, or two for grid.y). */
+typedef struct gpu_grid { unsigned blocks_x, blocks_y, threads; } gpu_grid;
+
+/* Row-major C[m,n] = alpha op(A)[m,k] op(B)[k,n] + beta C, batch times
+ * with element strides sa, sb, sc; op transposes when ta / tb. */
+typedef struct gpu_gemm {
+    int ta, tb, m, n, k;
+    float alpha, beta;
+    gpu_ptr A, B, C;
+    int lda, ldb, ldc;
+    long long sa, sb, sc;
+    int batch;
+} gpu_gemm;
+
+/* What a device does, for the CUDA driver (cuda.c) and for the CPU
+ * emulation the tests run the kernels on (tests/gpu_emu.c). */
+typedef struct gpu_backend {
+    const char *name;
+    int (*alloc)(void *impl, size_t bytes, gpu_ptr *out);
+    void (*release)(void *impl, gpu_ptr p);
+    int (*upload)(void *impl, gpu_ptr dst, const void *src, size_t bytes);
+    int (*download)(void *impl, void *dst, gpu_ptr src, size_t bytes);
+    int (*copy)(void *impl, gpu_ptr dst, gpu_ptr src, size_t bytes);
+    int (*fill32)(void *impl, gpu_ptr dst, uint32_t word, size_t count);
+    int (*launch)(void *impl, const gpu_kernel *k, gpu_grid grid, const void *args, size_t args_size);
+    int (*gemm)(void *impl, const gpu_gemm *g);
+    int (*sync)(void *impl);
+    void (*close)(void *impl);
+} gpu_backend;
+
+typedef struct gpu_dev gpu_dev;
+
+/* The CUDA device. NULL with why (no driver, no GPU, cuBLAS missing, ...). */
+gpu_dev *gpu_open(const gpu_open_opts *o, char *why, size_t len);
+/* A device over any backend (the CPU emulation of the tests); impl is the
+ * backend's state, error its message buffer (gpu_error reads it). */
+gpu_dev *gpu_open_backend(const gpu_backend *be, void *impl, char *error, const gpu_open_opts *o);
+void gpu_close(gpu_dev *d);
+/* Whether `--device cuda` can run here: 0, or -1 with why. */
+int gpu_probe(char *why, size_t len);
+
+const char *gpu_error(const gpu_dev *d);
+const char *gpu_name(const gpu_dev *d);      /* "NVIDIA H100 80GB HBM3", or the backend's */
+int gpu_arch(const gpu_dev *d);              /* compute capability x 10 (90), 0 if unknown */
+gpu_precision gpu_dev_precision(const gpu_dev *d);
+int gpu_deterministic(const gpu_dev *d);
+
+/* ---- memory (the caching allocator) ------------------------------------------------- */
+
+gpu_ptr gpu_alloc(gpu_dev *d, size_t bytes);           /* 0 when out of memory (gpu_error) */
+void gpu_free(gpu_dev *d, gpu_ptr p);                   /* back to the cache, not the driver */
+void gpu_trim(gpu_dev *d);                              /* cached blocks back to the driver */
+typedef struct gpu_mem_stats {
+    size_t in_use, cached, peak;   /* bytes */
+    long allocs, reuses;           /* gpu_alloc calls, and those the cache served */
+} gpu_mem_stats;
+void gpu_mem_stats_get(const gpu_dev *d, gpu_mem_stats *out);
+
+int gpu_upload(gpu_dev *d, gpu_ptr dst, const void *src, size_t bytes);
+int gpu_download(gpu_dev *d, void *dst, gpu_ptr src, size_t bytes);
+int gpu_copy(gpu_dev *d, gpu_ptr dst, gpu_ptr src, size_t bytes);
+int gpu_zero(gpu_dev *d, gpu_ptr dst, size_t floats);
+int gpu_sync(gpu_dev *d);
+
+/* ---- kernels ----------------------------------------------------------------------- */
+
+int gpu_launch(gpu_dev *d, const gpu_kernel *k, gpu_grid grid, const void *args, size_t args_size);
+int gpu_gemm_run(gpu_dev *d, const gpu_gemm *g);
+/* Blocks for a grid-stride loop over n elements, AAK_BLOCK threads each. */
+gpu_grid gpu_grid_for(size_t n);
+
+/* The embedded sources of kernels/cuda (name, text), NULL-terminated by
+ * name: the .cu files and the headers they include. */
+typedef struct gpu_source { const char *name, *text; } gpu_source;
+extern const gpu_source gpu_sources[];
+/* The headers every kernel source may include (aak.h, asiarch.h, the
+ * argument headers), ready for jit_nvrtc_compile. */
+struct jit_nvrtc_headers;
+void gpu_kernel_headers(struct jit_nvrtc_headers *h);
+const char *gpu_source_text(const char *name);
+
+/* ---- ops (the launchers; shapes and conventions as kernels.h) ------------------------ */
+
+int gpu_unary_fwd(gpu_dev *d, int op, float a, float b, size_t n, gpu_ptr x, gpu_ptr y);
+int gpu_unary_bwd(gpu_dev *d, int op, float a, float b, size_t n, gpu_ptr x, gpu_ptr y, gpu_ptr dy, gpu_ptr dx);
+
+#endif /* ASIARCH_GPU_H */

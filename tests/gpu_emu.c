@@ -1,0 +1,210 @@
+/*
+ * gpu_emu.c — the emulated device of gpu_emu.h: host memory, fibers for a
+ * block's threads, OpenBLAS for GEMMs.
+ */
+#include <cblas.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+
+#include "gpu_emu.h"
+
+aak_dim3 threadIdx, blockIdx, blockDim, gridDim;
+
+/* ---- the kernel registry ---------------------------------------------------------- */
+
+#define MAX_KERNELS 256
+typedef struct emu_kernel { const char *name; void (*entry)(const void *); size_t size; } emu_kernel;
+static emu_kernel kernels[MAX_KERNELS];
+static int n_kernels;
+static long launches;
+
+void aak_emu_register(const char *name, void (*entry)(const void *), size_t args_size)
+{
+    if (n_kernels < MAX_KERNELS) kernels[n_kernels++] = (emu_kernel){name, entry, args_size};
+}
+
+long gpu_emu_launches(void) { return launches; }
+
+/* ---- fibers ------------------------------------------------------------------------- */
+
+#define STACK_BYTES ((size_t)256 << 10)
+enum { RUNNABLE, AT_BARRIER, DONE };
+typedef struct fiber { ucontext_t ctx; int state; char *stack; } fiber;
+
+static fiber threads[1024];
+static ucontext_t scheduler;
+static int current;
+static void (*running_entry)(const void *);
+static const void *running_args;
+
+void aak_emu_sync(void)
+{
+    threads[current].state = AT_BARRIER;
+    swapcontext(&threads[current].ctx, &scheduler);
+}
+
+static void fiber_main(void)
+{
+    running_entry(running_args);
+    threads[current].state = DONE;   /* uc_link returns to the scheduler */
+}
+
+static void set_thread_index(int t)
+{
+    threadIdx.x = (unsigned)t % blockDim.x;
+    threadIdx.y = (unsigned)t / blockDim.x;
+    threadIdx.z = 0;
+}
+
+/* Run one block: every thread to its next barrier, then all on. Threads
+ * that have returned count as arrived (as on Volta and later). */
+static int run_block(int n, char *err)
+{
+    for (int t = 0; t < n; t++) {
+        fiber *f = &threads[t];
+        if (!f->stack) {
+            f->stack = mmap(NULL, STACK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (f->stack == MAP_FAILED) { f->stack = NULL; snprintf(err, 256, "no memory for fiber stacks"); return -1; }
+        }
+        getcontext(&f->ctx);
+        f->ctx.uc_stack.ss_sp = f->stack;
+        f->ctx.uc_stack.ss_size = STACK_BYTES;
+        f->ctx.uc_link = &scheduler;
+        makecontext(&f->ctx, fiber_main, 0);
+        f->state = RUNNABLE;
+    }
+    for (;;) {
+        int waiting = 0;
+        for (int t = 0; t < n; t++) {
+            if (threads[t].state != RUNNABLE) continue;
+            current = t;
+            set_thread_index(t);
+            swapcontext(&scheduler, &threads[t].ctx);
+        }
+        for (int t = 0; t < n; t++)
+            if (threads[t].state == AT_BARRIER) {
+                threads[t].state = RUNNABLE;
+                waiting++;
+            }
+        if (!waiting) return 0;
+    }
+}
+
+/* ---- the backend ---------------------------------------------------------------------- */
+
+typedef struct emu_impl { char error[512]; } emu_impl;
+
+static int emu_alloc(void *impl, size_t bytes, gpu_ptr *out)
+{
+    /* Garbage, not zeros, as cuMemAlloc gives: a kernel that reads what it
+     * never wrote must not pass by luck. */
+    unsigned char *p = malloc(bytes);
+    if (!p) { snprintf(((emu_impl *)impl)->error, 512, "emulated device: out of memory"); return -1; }
+    memset(p, 0xA5, bytes);
+    *out = (gpu_ptr)(uintptr_t)p;
+    return 0;
+}
+static void emu_release(void *impl, gpu_ptr p) { (void)impl; free((void *)(uintptr_t)p); }
+static int emu_upload(void *impl, gpu_ptr dst, const void *src, size_t bytes)
+{
+    (void)impl;
+    memcpy((void *)(uintptr_t)dst, src, bytes);
+    return 0;
+}
+static int emu_download(void *impl, void *dst, gpu_ptr src, size_t bytes)
+{
+    (void)impl;
+    memcpy(dst, (const void *)(uintptr_t)src, bytes);
+    return 0;
+}
+static int emu_copy(void *impl, gpu_ptr dst, gpu_ptr src, size_t bytes)
+{
+    (void)impl;
+    memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, bytes);
+    return 0;
+}
+static int emu_fill32(void *impl, gpu_ptr dst, uint32_t word, size_t count)
+{
+    (void)impl;
+    uint32_t *p = (uint32_t *)(uintptr_t)dst;
+    for (size_t i = 0; i < count; i++) p[i] = word;
+    return 0;
+}
+
+static int emu_launch(void *impl, const gpu_kernel *k, gpu_grid grid, const void *args, size_t args_size)
+{
+    emu_impl *e = impl;
+    int i = 0;
+    while (i < n_kernels && strcmp(kernels[i].name, k->name) != 0) i++;
+    if (i == n_kernels) { snprintf(e->error, sizeof e->error, "no kernel %s in %s", k->name, k->source); return -1; }
+    if (kernels[i].size != args_size) {
+        snprintf(e->error, sizeof e->error, "%s: the launcher passes %zu bytes of arguments, the kernel takes %zu",
+                 k->name, args_size, kernels[i].size);
+        return -1;
+    }
+    launches++;
+    running_entry = kernels[i].entry;
+    running_args = args;
+    gridDim = (aak_dim3){grid.blocks_x, grid.blocks_y, 1};
+    blockDim = (aak_dim3){grid.threads, 1, 1};
+    for (unsigned by = 0; by < grid.blocks_y; by++)
+        for (unsigned bx = 0; bx < grid.blocks_x; bx++) {
+            blockIdx = (aak_dim3){bx, by, 0};
+            if (run_block((int)grid.threads, e->error) < 0) return -1;
+        }
+    return 0;
+}
+
+static int emu_gemm(void *impl, const gpu_gemm *g)
+{
+    (void)impl;
+    for (int b = 0; b < g->batch; b++)
+        cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans, g->m, g->n,
+                    g->k, g->alpha, (const float *)(uintptr_t)g->A + b * g->sa, g->lda,
+                    (const float *)(uintptr_t)g->B + b * g->sb, g->ldb, g->beta, (float *)(uintptr_t)g->C + b * g->sc,
+                    g->ldc);
+    return 0;
+}
+
+static int emu_sync(void *impl) { (void)impl; return 0; }
+static void emu_close(void *impl) { free(impl); }
+
+static const gpu_backend emu_backend = {
+    .name = "emulated GPU (CPU fibers)", .alloc = emu_alloc, .release = emu_release, .upload = emu_upload,
+    .download = emu_download, .copy = emu_copy, .fill32 = emu_fill32, .launch = emu_launch, .gemm = emu_gemm,
+    .sync = emu_sync, .close = emu_close,
+};
+
+gpu_dev *gpu_emu_open(const gpu_open_opts *o)
+{
+    emu_impl *e = calloc(1, sizeof *e);
+    return e ? gpu_open_backend(&emu_backend, e, e->error, o) : NULL;
+}
+
+/* ---- test helpers ----------------------------------------------------------------------- */
+
+gpu_ptr gpu_emu_put(gpu_dev *d, const float *host, size_t n)
+{
+    gpu_ptr p = gpu_alloc(d, n * sizeof(float));
+    if (p && gpu_upload(d, p, host, n * sizeof(float)) < 0) return 0;
+    return p;
+}
+
+double gpu_emu_max_err(gpu_dev *d, gpu_ptr dev, const float *ref, size_t n, size_t *where)
+{
+    float *got = malloc(n * sizeof *got);
+    double worst = 0;
+    if (!got || gpu_download(d, got, dev, n * sizeof *got) < 0) { free(got); return INFINITY; }
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)got[i] - (double)ref[i]) / (1.0 + fabs((double)ref[i]));
+        if (e != e && ref[i] != ref[i] && got[i] != got[i]) e = 0;   /* NaN where NaN is expected */
+        else if (e != e) e = INFINITY;
+        if (e > worst) { worst = e; if (where) *where = i; }
+    }
+    free(got);
+    return worst;
+}
