@@ -13,6 +13,13 @@ clipping at 1.0.
     python3 bench/torch_deltanet.py --scale tiny --threads 2
     python3 bench/torch_deltanet.py --data train.bin          # llm.c token shard
     python3 bench/torch_deltanet.py --check                   # chunkwise == step loop (float64)
+    python3 bench/torch_deltanet.py --scale 20m --device cuda --fla             # GPU peer
+    python3 bench/torch_deltanet.py --scale 20m --device cuda --fla --mixer gated_delta_net
+
+With --fla the delta rule runs on flash-linear-attention's Triton kernels
+(chunk_delta_rule / chunk_gated_delta_rule), the GPU peer of bench/gpu_train_vs_fla.sh.
+--mixer gated_delta_net (Gated DeltaNet, as arch/gated_delta_net.c: scalar forget gate
+-exp(A_log) softplus(a + dt_bias), gated RMSNorm on the output) needs --fla.
 
 The JSON has tokens_per_s = B*T*steps / time over the timed steps, and step_ms. Each
 timed step is batch sampling, forward, backward, clipping and the AdamW update. The
@@ -162,8 +169,48 @@ class DeltaNet(nn.Module):
         q = l2norm(self.heads(q)) / math.sqrt(self.hd)
         k = l2norm(self.heads(k))
         v = self.heads(v)
-        rule = delta_rule_chunkwise if self.rule == "chunk" else delta_rule_recurrent
+        rule = {"chunk": delta_rule_chunkwise, "loop": delta_rule_recurrent, "fla": fla_delta_rule}[self.rule]
         o = self.o_norm(rule(q, k, v, beta))
+        b, h, t, dd = o.shape
+        return self.o_proj(o.transpose(1, 2).reshape(b, t, h * dd))
+
+
+def fla_delta_rule(q, k, v, beta, g=None):
+    """flash-linear-attention's chunked kernels; they take [B,T,H,D]. q is already
+    scaled (scale=1), k already l2-normalised."""
+    if g is None:
+        from fla.ops.delta_rule import chunk_delta_rule
+        o, _ = chunk_delta_rule(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                                beta.transpose(1, 2), scale=1.0)
+    else:
+        from fla.ops.gated_delta_rule import chunk_gated_delta_rule
+        o, _ = chunk_gated_delta_rule(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                                      g.transpose(1, 2), beta.transpose(1, 2), scale=1.0)
+    return o.transpose(1, 2)
+
+
+class GatedDeltaNet(DeltaNet):
+    """arch/gated_delta_net.c: DeltaNet plus a per-head log decay
+    g = -exp(A_log) * softplus(a_proj(x) + dt_bias) and o = rmsnorm(o) * w * silu(g_proj(x))."""
+
+    def __init__(self, d, h, rule):
+        super().__init__(d, h, rule)
+        self.a_proj = nn.Linear(d, h, bias=False)
+        self.dt_bias = nn.Parameter(torch.zeros(h))
+        self.A_log = nn.Parameter(torch.zeros(h))
+        self.g_proj = nn.Linear(d, d, bias=False)
+
+    def forward(self, x):
+        q = F.silu(self.q_conv(self.q_proj(x)))
+        k = F.silu(self.k_conv(self.k_proj(x)))
+        v = F.silu(self.v_conv(self.v_proj(x)))
+        beta = torch.sigmoid(self.b_proj(x)).transpose(1, 2)
+        gate = (-torch.exp(self.A_log) * F.softplus(self.a_proj(x) + self.dt_bias)).transpose(1, 2)
+        q = l2norm(self.heads(q)) / math.sqrt(self.hd)
+        k = l2norm(self.heads(k))
+        o = fla_delta_rule(q, k, self.heads(v), beta, gate)
+        g = self.heads(self.g_proj(x))
+        o = self.o_norm(o) * F.silu(g)
         b, h, t, dd = o.shape
         return self.o_proj(o.transpose(1, 2).reshape(b, t, h * dd))
 
@@ -180,10 +227,10 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, d, h, ff, rule):
+    def __init__(self, d, h, ff, rule, mixer="delta_net"):
         super().__init__()
         self.norm1 = Norm(d)
-        self.mixer = DeltaNet(d, h, rule)
+        self.mixer = (GatedDeltaNet if mixer == "gated_delta_net" else DeltaNet)(d, h, rule)
         self.norm2 = Norm(d)
         self.mlp = MLP(d, ff)
 
@@ -195,10 +242,10 @@ class Block(nn.Module):
 class Model(nn.Module):
     """Parameter names match tests/golden (embed.weight, layers.i.mixer.q_proj.weight, ...)."""
 
-    def __init__(self, vocab, d, L, h, ff, rule="chunk"):
+    def __init__(self, vocab, d, L, h, ff, rule="chunk", mixer="delta_net"):
         super().__init__()
         self.embed = nn.Embedding(vocab, d)
-        self.layers = nn.ModuleList(Block(d, h, ff, rule) for _ in range(L))
+        self.layers = nn.ModuleList(Block(d, h, ff, rule, mixer) for _ in range(L))
         self.norm_f = Norm(d)
         self.reset_parameters()
 
@@ -341,6 +388,10 @@ def main():
                     help="vocabulary (default 256, or 50257 when a shard has tokens >= 256)")
     ap.add_argument("--device", default="cpu", help="torch device (default cpu)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--fla", action="store_true",
+                    help="the delta rule on flash-linear-attention's kernels (GPU)")
+    ap.add_argument("--mixer", choices=["delta_net", "gated_delta_net"], default="delta_net")
+    ap.add_argument("--allow-tf32", action="store_true", help="TF32 matmuls on the GPU (default: FP32)")
     ap.add_argument("--check", action="store_true",
                     help="check chunkwise == step loop in float64 and exit")
     args = ap.parse_args()
@@ -351,6 +402,9 @@ def main():
     if args.steps < 1 or args.warmup < 0:
         ap.error("--steps must be >= 1 and --warmup >= 0")
 
+    if args.mixer == "gated_delta_net" and not args.fla:
+        ap.error("--mixer gated_delta_net needs --fla")
+    torch.backends.cuda.matmul.allow_tf32 = args.allow_tf32
     cfg = SCALES[args.scale]
     B, T = cfg["B"], cfg["T"]
     dev = torch.device(args.device)
@@ -365,7 +419,8 @@ def main():
         vocab = args.vocab or 256
         data = RandomBytes(vocab, B, T, args.seed, dev)
 
-    model = Model(vocab, cfg["d"], cfg["L"], cfg["H"], cfg["ff"]).to(dev)
+    model = Model(vocab, cfg["d"], cfg["L"], cfg["H"], cfg["ff"], rule="fla" if args.fla else "chunk",
+                  mixer=args.mixer).to(dev)
     opt = make_optimizer(model)
     params = list(model.parameters())
 
@@ -397,7 +452,8 @@ def main():
     print(f"scale {args.scale}: {sum(p.numel() for p in params)} params, vocab {vocab}, "
           f"B={B} T={T}, final loss {final:.4f}", file=sys.stderr)
     print(json.dumps({
-        "impl": "pytorch-eager",
+        "impl": "pytorch+fla" if args.fla else "pytorch-eager",
+        "mixer": args.mixer,
         "scale": args.scale,
         "tokens_per_s": round(B * T * args.steps / dt, 1),
         "step_ms": round(1000.0 * dt / args.steps, 3),

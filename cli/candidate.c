@@ -12,6 +12,8 @@
 
 #include "arch.h"
 #include "cli.h"
+#include "gpu.h"
+#include "jit.h"
 
 void cli_print_reports(const aa_reports *reps, int json, const char *stage)
 {
@@ -69,7 +71,7 @@ int cli_open_candidate(const char *cmd, const char *arg, const cli_front_opts *o
     }
     aa_reports_free(&reps);
     c->arch = (rt_arch){.name = jit_name(c->module), .source_file = c->src.path, .mixer = jit_mixer(c->module),
-                        .resolve = jit_resolve_scalar, .resolve_ctx = c->module};
+                        .resolve = jit_resolve_scalar, .resolve_ctx = c->module, .source_text = c->src.text};
     return EXIT_OK;
 }
 
@@ -105,14 +107,47 @@ int cli_sandbox_option(const char *cmd, int c, const char *arg, cli_sandbox_opts
         if (!*end && so->memory_gib >= 0.25) return 1;
         cli_error(cmd, "--memory-limit expects GiB >= 0.25, got '%s'", arg);
         return -1;
+    case CLI_OPT_DEVICE:
+        if (strcmp(arg, "cpu") == 0 || strcmp(arg, "cuda") == 0) {
+            so->cuda = strcmp(arg, "cuda") == 0;
+            return 1;
+        }
+        cli_error(cmd, "--device expects cpu or cuda, got '%s'", arg);
+        return -1;
+    case CLI_OPT_PRECISION: {
+        gpu_precision p;
+        if (gpu_precision_parse(arg, &p) == 0) {
+            so->precision = (int)p;
+            return 1;
+        }
+        cli_error(cmd, "--precision expects fp32, tf32 or bf16, got '%s'", arg);
+        return -1;
+    }
+    case CLI_OPT_DETERMINISTIC: so->deterministic = 1; return 1;
     default: return 0;
     }
+}
+
+int cli_check_device(const char *cmd, const cli_sandbox_opts *so)
+{
+    if (!so->cuda) {
+        if (so->precision != GPU_FP32 || so->deterministic)
+            cli_error(cmd, "note: --precision and --deterministic apply to --device cuda only");
+        return EXIT_OK;
+    }
+    char why[1024];
+    if (gpu_probe(why, sizeof why) == 0 && jit_nvrtc_load(why, sizeof why) == 0) return EXIT_OK;
+    cli_error(cmd, "--device cuda cannot run here: %s", why);
+    return EXIT_USAGE;
 }
 
 void cli_sandbox_job(const cli_candidate *c, const cli_sandbox_opts *so, sb_job_kind kind, sb_job *job)
 {
     sb_job_init(job, kind);
     job->profile = so->profile;
+    job->cuda = so->cuda;
+    job->gpu_precision = so->precision;
+    job->gpu_deterministic = so->deterministic;
     job->limits.wall_s = so->time_limit_s;
     if (so->memory_gib > 0) job->limits.address_space = (size_t)(so->memory_gib * (double)(1ull << 30));
     if (c->bitcode.data) {

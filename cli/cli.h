@@ -67,24 +67,39 @@ typedef struct cli_sandbox_opts {
     sb_profile profile;
     double time_limit_s;    /* 0 = none */
     double memory_gib;      /* 0 = the default */
+    int cuda;               /* --device cuda */
+    int precision;          /* --precision: a gpu_precision */
+    int deterministic;      /* --deterministic */
 } cli_sandbox_opts;
 
 #define CLI_SANDBOX_OPTIONS_HELP                                                                    \
     "  --sandbox P     strict (default) | permissive | off: how the runner that executes the mixer\n" \
     "                  is confined (see `asiarch sandbox selftest`)\n"                                  \
     "  --time-limit S  stop the runner after S seconds of wall-clock time\n"                            \
-    "  --memory-limit G  address-space limit of the runner in GiB (default: the machine's memory, shared among discover's workers)\n"
-enum { CLI_OPT_SANDBOX = 1000, CLI_OPT_TIME_LIMIT, CLI_OPT_MEMORY_LIMIT };
+    "  --memory-limit G  address-space limit of the runner in GiB (default: the machine's memory, shared among discover's workers)\n" \
+    "  --device D      cpu (default) | cuda: where the runner trains (cuda: an NVIDIA GPU, driver\n"          \
+    "                  loaded at run time; exits 2 saying why where there is none)\n"                         \
+    "  --precision P   GPU GEMMs: fp32 (default) | tf32 | bf16 (tensor cores, FP32 accumulation)\n"          \
+    "  --deterministic GPU: fixed reduction orders and pedantic cuBLAS math (bit-identical reruns)\n"
+enum { CLI_OPT_SANDBOX = 1000, CLI_OPT_TIME_LIMIT, CLI_OPT_MEMORY_LIMIT, CLI_OPT_DEVICE, CLI_OPT_PRECISION,
+       CLI_OPT_DETERMINISTIC };
 #define CLI_SANDBOX_LONG_OPTIONS                                                          \
     {"sandbox", required_argument, 0, CLI_OPT_SANDBOX},                                   \
-        {"time-limit", required_argument, 0, CLI_OPT_TIME_LIMIT}, {                       \
-        "memory-limit", required_argument, 0, CLI_OPT_MEMORY_LIMIT                        \
+        {"time-limit", required_argument, 0, CLI_OPT_TIME_LIMIT},                         \
+        {"memory-limit", required_argument, 0, CLI_OPT_MEMORY_LIMIT},                     \
+        {"device", required_argument, 0, CLI_OPT_DEVICE},                                 \
+        {"precision", required_argument, 0, CLI_OPT_PRECISION}, {                         \
+        "deterministic", no_argument, 0, CLI_OPT_DETERMINISTIC                            \
     }
 
 void cli_sandbox_defaults(cli_sandbox_opts *so);
 /* Handle one of the options above (getopt's c and optarg): 1 taken, 0 not
  * ours, -1 bad value (message printed). */
 int cli_sandbox_option(const char *cmd, int c, const char *arg, cli_sandbox_opts *so);
+/* With --device cuda: whether this machine can run it (the NVIDIA driver
+ * loads and a GPU is visible). EXIT_OK, or EXIT_USAGE with the reason
+ * printed; cheap, so every command checks before any work. */
+int cli_check_device(const char *cmd, const cli_sandbox_opts *so);
 /* A job for the candidate (reference or compiled file) under the options. */
 void cli_sandbox_job(const cli_candidate *c, const cli_sandbox_opts *so, sb_job_kind kind, sb_job *job);
 /* Run it. EXIT_OK when the job finished; else the reports are printed (with

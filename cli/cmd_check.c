@@ -123,7 +123,8 @@ int cmd_verify(int argc, char **argv)
             break;
         }
         case 'h': verify_usage(stdout); return EXIT_OK;
-        case CLI_OPT_SANDBOX: case CLI_OPT_TIME_LIMIT: case CLI_OPT_MEMORY_LIMIT:
+        case CLI_OPT_SANDBOX: case CLI_OPT_TIME_LIMIT: case CLI_OPT_MEMORY_LIMIT: case CLI_OPT_DEVICE:
+        case CLI_OPT_PRECISION: case CLI_OPT_DETERMINISTIC:
             if (cli_sandbox_option("verify", c, optarg, &so) < 0) return EXIT_USAGE;
             break;
         default: cli_error("verify", "unknown or incomplete option '%s' (see `asiarch verify --help`)", argv[optind - 1]); return EXIT_USAGE;
@@ -139,6 +140,7 @@ int cmd_verify(int argc, char **argv)
         cli_error("verify", "%s", err);
         return EXIT_USAGE;
     }
+    if (cli_check_device("verify", &so) != EXIT_OK) return EXIT_USAGE;
     cli_candidate cand;
     int rc = cli_open_candidate("verify", argv[optind], &fo, &cand);
     if (rc != EXIT_OK) return rc;

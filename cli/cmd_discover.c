@@ -94,7 +94,8 @@ static int parse(int argc, char **argv, or_config *c, cli_sandbox_opts *so, int 
         case O_RUN_DIR: c->run_dir = optarg; break;
         case O_JSON: *json = 1; break;
         case 'h': return 1;
-        case CLI_OPT_SANDBOX: case CLI_OPT_TIME_LIMIT: case CLI_OPT_MEMORY_LIMIT:
+        case CLI_OPT_SANDBOX: case CLI_OPT_TIME_LIMIT: case CLI_OPT_MEMORY_LIMIT: case CLI_OPT_DEVICE:
+        case CLI_OPT_PRECISION: case CLI_OPT_DETERMINISTIC:
             if (cli_sandbox_option("discover", ch, optarg, so) < 0) return -1;
             break;
         default: cli_error("discover", "unknown or incomplete option '%s' (see `asiarch discover --help`)", argv[optind - 1]); return -1;
@@ -164,6 +165,13 @@ int cmd_discover(int argc, char **argv)
     }
     c.sandbox = so.profile;
     c.time_limit_s = so.time_limit_s;
+    c.cuda = so.cuda;
+    c.gpu_precision = so.precision;
+    c.gpu_deterministic = so.deterministic;
+    if (cli_check_device("discover", &so) != EXIT_OK) {
+        or_config_free_json(keep);
+        return EXIT_USAGE;
+    }
     c.api_key = getenv("ASIARCH_API_KEY");
     if (!c.api_key || !*c.api_key) c.api_key = getenv("OPENAI_API_KEY");
     if (c.llm_url && strcmp(c.llm_url, "builtin") && !c.model) {

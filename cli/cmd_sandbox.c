@@ -11,6 +11,7 @@
 #include <sys/utsname.h>
 
 #include "cli.h"
+#include "gpu.h"
 #include "sandbox.h"
 
 static void sandbox_usage(FILE *out)
@@ -24,7 +25,8 @@ static void sandbox_usage(FILE *out)
             "program was contained; a kernel without seccomp is a failure, never a silent fallback.\n\n"
             "options:\n"
             "  --profile P   strict (default) or permissive\n"
-            "  --cuda        use the CUDA variant of the filter (device ioctls and mmaps)\n"
+            "  --cuda        open the GPU in each runner before lock-down, as --device cuda training\n"
+            "                does, and use the CUDA variant of the filter (device ioctls and mmaps)\n"
             "  --only NAME   run one program (see `asiarch sandbox list`)\n"
             "  --json        one JSON object on stdout\n");
 }
@@ -103,6 +105,14 @@ static int selftest(int argc, char **argv)
         case 'h': sandbox_usage(stdout); return EXIT_OK;
         default: cli_error("sandbox", "unknown or incomplete option '%s'", argv[optind - 1]); return EXIT_USAGE;
         }
+    }
+    char why[1024];
+    if (cuda && gpu_probe(why, sizeof why) < 0) {
+        /* Each attack's runner opens the GPU before lock-down, as a training
+         * runner does; without one there is nothing to self-test. */
+        cli_error("sandbox", "--cuda runs every attack with the GPU opened, and there is none here: %s. (The CUDA "
+                             "filter's rules are unit-tested without a GPU by test_sandbox.)", why);
+        return EXIT_USAGE;
     }
     int n_attacks;
     sb_attacks(&n_attacks);

@@ -122,7 +122,8 @@ static int parse_opts(const char *cmd, int argc, char **argv, train_opts *o)
         case OPT_NO_CACHE: o->no_cache = 1; break;
         case OPT_NO_VERIFY: o->no_verify = 1; break;
         case 'h': return 1;
-        case CLI_OPT_SANDBOX: case CLI_OPT_TIME_LIMIT: case CLI_OPT_MEMORY_LIMIT:
+        case CLI_OPT_SANDBOX: case CLI_OPT_TIME_LIMIT: case CLI_OPT_MEMORY_LIMIT: case CLI_OPT_DEVICE:
+        case CLI_OPT_PRECISION: case CLI_OPT_DETERMINISTIC:
             if (cli_sandbox_option(cmd, c, optarg, &o->sandbox) < 0) return -1;
             break;
         default:
@@ -286,6 +287,7 @@ static int setup(const char *cmd, const train_opts *o, rt_config *cfg, cli_candi
         cli_error(cmd, "%s", err);
         return EXIT_USAGE;
     }
+    if (cli_check_device(cmd, &o->sandbox) != EXIT_OK) return EXIT_USAGE;
     if (o->steps >= 0) cfg->steps = o->steps;
     if (o->lr > 0) cfg->lr = o->lr;
     if (o->batches > 0) cfg->eval_batches = o->batches;

@@ -229,9 +229,9 @@ typedef struct cuda_impl {
     cublasHandle_t blas;
     int arch;
     gpu_open_opts opts;
-    struct { const char *source; CUmodule mod; } modules[MAX_MODULES];
+    struct { char source[128]; CUmodule mod; } modules[MAX_MODULES];
     int n_modules;
-    struct { const gpu_kernel *k; CUfunction fn; } functions[MAX_FUNCTIONS];
+    struct { char source[128], name[64]; CUfunction fn; } functions[MAX_FUNCTIONS];
     int n_functions;
     char error[GPU_ERROR_LEN];
 } cuda_impl;
@@ -294,11 +294,12 @@ static int pick_target(int arch, int *cubin)
     return 0;
 }
 
-static CUmodule module_for(cuda_impl *c, const char *source)
+static CUmodule module_for(cuda_impl *c, const gpu_kernel *k)
 {
+    const char *source = k->source;
     for (int i = 0; i < c->n_modules; i++)
         if (strcmp(c->modules[i].source, source) == 0) return c->modules[i].mod;
-    const char *text = gpu_source_text(source);
+    const char *text = k->text ? k->text : gpu_source_text(source);
     if (!text || c->n_modules == MAX_MODULES) {
         snprintf(c->error, sizeof c->error, "no kernel source %s in this build", source);
         return NULL;
@@ -330,7 +331,7 @@ static CUmodule module_for(cuda_impl *c, const char *source)
     CUresult rc = cu.module_load(&mod, code.data);
     jit_device_code_free(&code);
     if (cu_check(c, rc, "cuModuleLoadData") < 0) return NULL;
-    c->modules[c->n_modules].source = source;
+    snprintf(c->modules[c->n_modules].source, sizeof c->modules[0].source, "%s", source);
     c->modules[c->n_modules].mod = mod;
     c->n_modules++;
     return mod;
@@ -338,20 +339,31 @@ static CUmodule module_for(cuda_impl *c, const char *source)
 
 static CUfunction function_for(cuda_impl *c, const gpu_kernel *k)
 {
+    /* By name, not by address: a generated kernel's struct may be freed and
+     * its address reused by another model's (the source name holds a hash
+     * of the text). */
     for (int i = 0; i < c->n_functions; i++)
-        if (c->functions[i].k == k) return c->functions[i].fn;
-    CUmodule mod = module_for(c, k->source);
+        if (strcmp(c->functions[i].name, k->name) == 0 && strcmp(c->functions[i].source, k->source) == 0)
+            return c->functions[i].fn;
+    CUmodule mod = module_for(c, k);
     if (!mod) return NULL;
     CUfunction fn = NULL;
     char what[160];
     snprintf(what, sizeof what, "cuModuleGetFunction(%s in %s)", k->name, k->source);
     if (cu_check(c, cu.module_function(&fn, mod, k->name), what) < 0) return NULL;
     if (c->n_functions < MAX_FUNCTIONS) {
-        c->functions[c->n_functions].k = k;
+        snprintf(c->functions[c->n_functions].source, sizeof c->functions[0].source, "%s", k->source);
+        snprintf(c->functions[c->n_functions].name, sizeof c->functions[0].name, "%s", k->name);
         c->functions[c->n_functions].fn = fn;
         c->n_functions++;
     }
     return fn;
+}
+
+static int cuda_prepare(void *impl, const char *source)
+{
+    gpu_kernel k = {source, "", NULL};
+    return module_for(impl, &k) ? 0 : -1;
 }
 
 static int cuda_launch(void *impl, const gpu_kernel *k, gpu_grid grid, const void *args, size_t args_size)
@@ -399,7 +411,7 @@ static void cuda_close(void *impl)
 static const gpu_backend cuda_backend = {
     .name = "cuda", .alloc = cuda_alloc, .release = cuda_release, .upload = cuda_upload, .download = cuda_download,
     .copy = cuda_copy, .fill32 = cuda_fill32, .launch = cuda_launch, .gemm = cuda_gemm, .sync = cuda_sync,
-    .close = cuda_close,
+    .prepare = cuda_prepare, .close = cuda_close,
 };
 
 static int start(cuda_impl *c, char *why, size_t len)

@@ -199,6 +199,20 @@ int gpu_gemm_run(gpu_dev *d, const gpu_gemm *g)
     return d->be->gemm(d->impl, g);
 }
 
+int gpu_preload(gpu_dev *d)
+{
+    char why[512];
+    if (jit_nvrtc_warm(why, sizeof why) < 0) {
+        gpu_fail(d, "%s", why);
+        return -1;
+    }
+    for (const gpu_source *s = gpu_sources; s->name && d->be->prepare; s++) {
+        size_t len = strlen(s->name);
+        if (len > 3 && strcmp(s->name + len - 3, ".cu") == 0 && d->be->prepare(d->impl, s->name) < 0) return -1;
+    }
+    return 0;
+}
+
 /* ---- the embedded sources ------------------------------------------------------------ */
 
 const char *gpu_source_text(const char *name)

@@ -43,10 +43,13 @@ typedef struct gpu_open_opts {
     const char *cache_dir;      /* NVRTC's cache; NULL: the default */
 } gpu_open_opts;
 
-/* A kernel of kernels/cuda: which source holds it, and its name there. */
+/* A kernel: which source holds it, and its name there. Built-in kernels
+ * name a file of kernels/cuda; generated ones (a candidate's pointwise ops)
+ * carry their text, under a source name unique to that text. */
 typedef struct gpu_kernel {
     const char *source;         /* "elementwise.cu" */
     const char *name;           /* "aak_unary_fwd" */
+    const char *text;           /* NULL: the embedded source of that name */
 } gpu_kernel;
 
 /* A launch: blocks x threads (one-dimensional, or two for grid.y). */
@@ -76,6 +79,8 @@ typedef struct gpu_backend {
     int (*launch)(void *impl, const gpu_kernel *k, gpu_grid grid, const void *args, size_t args_size);
     int (*gemm)(void *impl, const gpu_gemm *g);
     int (*sync)(void *impl);
+    /* Compile and load a built-in source's module now (NULL: nothing to do). */
+    int (*prepare)(void *impl, const char *source);
     void (*close)(void *impl);
 } gpu_backend;
 
@@ -89,6 +94,11 @@ gpu_dev *gpu_open_backend(const gpu_backend *be, void *impl, char *error, const 
 void gpu_close(gpu_dev *d);
 /* Whether `--device cuda` can run here: 0, or -1 with why. */
 int gpu_probe(char *why, size_t len);
+/* Everything a sandboxed runner needs before lock-down: every built-in
+ * kernel module compiled (or read from the cache) and loaded, and NVRTC
+ * warmed up (its builtins library loaded), so that after lock-down only
+ * the candidate's own pointwise module is compiled, in memory. */
+int gpu_preload(gpu_dev *d);
 
 const char *gpu_error(const gpu_dev *d);
 const char *gpu_name(const gpu_dev *d);      /* "NVIDIA H100 80GB HBM3", or the backend's */
@@ -134,5 +144,20 @@ const char *gpu_source_text(const char *name);
 
 int gpu_unary_fwd(gpu_dev *d, int op, float a, float b, size_t n, gpu_ptr x, gpu_ptr y);
 int gpu_unary_bwd(gpu_dev *d, int op, float a, float b, size_t n, gpu_ptr x, gpu_ptr y, gpu_ptr dy, gpu_ptr dx);
+
+/* A candidate's custom pointwise ops (pointwise.c): the CUDA module of its
+ * AA_SCALAR functions (under #line directives naming `file`) and kernels
+ * aak_pw_fwd_<i> / aak_pw_bwd_<i> for ops[i]. malloc'd, or NULL with err. */
+typedef struct gpu_pointwise_op { const char *name; int nargs; } gpu_pointwise_op;
+char *gpu_pointwise_source(const char *file, const char *text, const gpu_pointwise_op *ops, int n_ops, char *err,
+                           size_t errlen);
+int gpu_pointwise_fwd(gpu_dev *d, const gpu_kernel *k, int nargs, size_t n, const gpu_ptr *in, gpu_ptr y);
+int gpu_pointwise_bwd(gpu_dev *d, const gpu_kernel *k, int nargs, size_t n, const gpu_ptr *in, gpu_ptr dy,
+                      const gpu_ptr *dx);
+
+#include "ops_layout.h"
+#include "ops_norm.h"
+#include "ops_train.h"
+#include "ops_linattn.h"
 
 #endif /* ASIARCH_GPU_H */

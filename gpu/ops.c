@@ -5,8 +5,8 @@
 #include "gpu_internal.h"
 #include "elementwise.h"
 
-static const gpu_kernel unary_fwd = {"elementwise.cu", "aak_unary_fwd"};
-static const gpu_kernel unary_bwd = {"elementwise.cu", "aak_unary_bwd"};
+static const gpu_kernel unary_fwd = {"elementwise.cu", "aak_unary_fwd", NULL};
+static const gpu_kernel unary_bwd = {"elementwise.cu", "aak_unary_bwd", NULL};
 
 int gpu_unary_fwd(gpu_dev *d, int op, float a, float b, size_t n, gpu_ptr x, gpu_ptr y)
 {

@@ -134,6 +134,8 @@ typedef struct ir_graph {
     ir_resolver resolve;    /* set by whoever loaded the candidate (jit) */
     void *resolve_ctx;
     const char *source_file;/* file the mixer came from (for messages) */
+    const char *source_text;/* its text, when loaded by the JIT: the GPU compiles its
+                               AA_SCALAR functions (NULL for linked mixers) */
     int cur_layer;          /* layer being built (-1: backbone), for node.layer */
     int has_error;
     ir_error error;

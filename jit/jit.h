@@ -172,5 +172,8 @@ void jit_nvrtc_defaults(jit_nvrtc_opts *o);
 int jit_nvrtc_compile(const char *file, const char *source, const jit_nvrtc_headers *h,
                       const jit_nvrtc_opts *o, jit_device_code *out, aa_reports *reps);
 void jit_device_code_free(jit_device_code *c);
+/* Compile a tiny program (no cache) so that NVRTC has loaded everything it
+ * loads on first use: a sandboxed process can then compile after lock-down. */
+int jit_nvrtc_warm(char *why, size_t len);
 
 #endif /* ASIARCH_JIT_H */

@@ -392,6 +392,21 @@ int jit_nvrtc_compile(const char *file, const char *source, const jit_nvrtc_head
     return 0;
 }
 
+int jit_nvrtc_warm(char *why, size_t len)
+{
+    jit_nvrtc_opts o;
+    jit_nvrtc_defaults(&o);
+    o.use_cache = 0;
+    jit_device_code code;
+    aa_reports reps = {0};
+    int rc = jit_nvrtc_compile("warm.cu", "extern \"C\" __global__ void warm(float *x) { x[0] = expf(x[0]); }\n",
+                               NULL, &o, &code, &reps);
+    if (rc < 0) snprintf(why, len, "NVRTC cannot compile: %s", reps.n ? reps.items[0].message : "unknown error");
+    jit_device_code_free(&code);
+    aa_reports_free(&reps);
+    return rc;
+}
+
 void jit_device_code_free(jit_device_code *c)
 {
     free(c->data);

@@ -75,6 +75,9 @@ static void base_job(orch *o, sb_job *job, sb_job_kind kind)
 {
     sb_job_init(job, kind);
     job->profile = o->cfg->sandbox;
+    job->cuda = o->cfg->cuda;
+    job->gpu_precision = o->cfg->gpu_precision;
+    job->gpu_deterministic = o->cfg->gpu_deterministic;
     job->cfg = o->rcfg;
     job->run_dir = o->run_dir;
     job->limits.threads = o->threads_per_runner;

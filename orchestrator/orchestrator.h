@@ -35,6 +35,8 @@ typedef struct or_config {
     int steps;                  /* 0: the scale's */
     int mqar;                   /* run the MQAR probe */
     sb_profile sandbox;
+    int cuda;                   /* runners train on the GPU (one device, shared by the workers) */
+    int gpu_precision, gpu_deterministic;
     uint64_t seed;
     int max_repairs;
     double time_limit_s;        /* per runner; 0: 20x the baseline's training time */

@@ -36,6 +36,7 @@ static int write_param(FILE *f, const rt_model *m, int p)
 
 int rt_write_params(const rt_model *m, FILE *f)
 {
+    rt_params_to_host((rt_model *)m);   /* a GPU's training updated its own copy */
     int bad = fwrite(CKPT_MAGIC, 1, 8, f) != 8 || put_i32(f, m->g->n_params);
     for (int p = 0; p < m->g->n_params && !bad; p++) bad = write_param(f, m, p) < 0;
     bad |= fflush(f) != 0;

@@ -252,6 +252,7 @@ float rt_forward(rt_model *m, const int32_t *tokens, const int32_t *targets)
         m->loss = NAN;
         return m->loss;
     }
+    if (m->on_gpu) return rt_gpu_forward(m, tokens, targets);
     if (g->tokens > 0 && tokens) memcpy(m->val[g->tokens], tokens, bt * sizeof *tokens);
     if (g->targets > 0 && targets) memcpy(m->val[g->targets], targets, bt * sizeof *targets);
     for (int i = 1; i < g->n_nodes; i++) {
@@ -268,6 +269,7 @@ float rt_forward(rt_model *m, const int32_t *tokens, const int32_t *targets)
 
 float rt_xent(const rt_model *m)
 {
+    if (m->on_gpu) return m->gpu_xent;
     return m->g->xent > 0 ? m->val[m->g->xent][0] : m->loss;
 }
 
@@ -461,6 +463,10 @@ void rt_backward(rt_model *m)
 {
     const ir_graph *g = m->g;
     if (!m->training || g->loss <= 0) return;
+    if (m->on_gpu) {
+        rt_gpu_backward(m);
+        return;
+    }
     memset(m->param_grads, 0, m->n_param_floats * sizeof(float));
     m->grad[g->loss][0] = 1.0f;
     for (int i = g->loss; i > 0; i--) {
@@ -493,13 +499,22 @@ void rt_model_print_profile(const rt_model *m, FILE *out)
     fprintf(out, "%-16s %21.3f\n", "total", total);
 }
 
-float *rt_value(rt_model *m, int node) { return node > 0 && node < m->g->n_nodes ? m->val[node] : NULL; }
-const float *rt_logits(const rt_model *m) { return m->val[m->g->logits]; }
+float *rt_value(rt_model *m, int node)
+{
+    if (node <= 0 || node >= m->g->n_nodes) return NULL;
+    return m->on_gpu ? rt_gpu_value(m, node) : m->val[node];
+}
+
+const float *rt_logits(const rt_model *m)
+{
+    return m->on_gpu ? rt_gpu_value((rt_model *)m, m->g->logits) : m->val[m->g->logits];
+}
 
 /* ---- optimiser ------------------------------------------------------------------- */
 
 double rt_adamw_step(rt_model *m, const rt_config *cfg, float lr, int step)
 {
+    if (m->on_gpu) return rt_gpu_adamw_step(m, cfg, lr, step);
     double norm = sqrt(k_sumsq(m->n_param_floats, m->param_grads));
     /* Same rule as torch.nn.utils.clip_grad_norm_ (the golden test's peer). */
     double coef = cfg->clip / (norm + 1e-6);

@@ -110,6 +110,7 @@ ir_graph *rt_build_detailed(const ir_dims *dims, const rt_arch *arch, ir_error *
     }
     g->resolve = arch->resolve;
     g->resolve_ctx = arch->resolve_ctx;
+    g->source_text = arch->source_text;
     ir_graph *saved = ir_current();
     ir_set_current(g);
     aa_layer root = {.g = g, .index = -1};

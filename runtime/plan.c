@@ -17,6 +17,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "kernels.h"
 #include "rt_internal.h"
@@ -31,6 +32,30 @@ static float *arena_alloc(size_t floats)
     float *p = aligned_alloc(64, bytes);
     if (p) memset(p, 0, bytes);
     return p;
+}
+
+/* A model on a GPU keeps its activations, gradients, scratch and optimiser
+ * moments there. Their host arenas are address space only (no access, no
+ * memory): the plan's pointers into them are offsets into the device
+ * arenas (exec_gpu.c), and host code that touched one would fault at once
+ * instead of reading stale numbers. */
+static float *arena_reserve(size_t floats)
+{
+    void *p = mmap(NULL, align_up(floats ? floats : 1) * sizeof(float), PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static float *arena_for(const rt_model *m, size_t floats, int device_side)
+{
+    return m->on_gpu && device_side ? arena_reserve(floats) : arena_alloc(floats);
+}
+
+static void arena_release(const rt_model *m, float *p, size_t floats, int device_side)
+{
+    if (!p) return;
+    if (m->on_gpu && device_side) munmap(p, align_up(floats ? floats : 1) * sizeof(float));
+    else free(p);
 }
 
 /* ---- interval allocation ------------------------------------------------------ */
@@ -190,10 +215,10 @@ static int plan_params(rt_model *m)
         total += align_up(ir_numel(&g->nodes[g->params[p].node]));
     }
     m->n_param_floats = total;
-    m->params = arena_alloc(total);
-    m->param_grads = arena_alloc(total);
-    m->adam_m = m->training ? arena_alloc(total) : NULL;
-    m->adam_v = m->training ? arena_alloc(total) : NULL;
+    m->params = arena_alloc(total);   /* the host copy: initialisation, checkpoints */
+    m->param_grads = arena_for(m, total, 1);
+    m->adam_m = m->training ? arena_for(m, total, 1) : NULL;
+    m->adam_v = m->training ? arena_for(m, total, 1) : NULL;
     if (!m->params || !m->param_grads || (m->training && (!m->adam_m || !m->adam_v))) return -1;
     for (int p = 0; p < g->n_params; p++) {
         int node = g->params[p].node;
@@ -224,7 +249,7 @@ static int plan_activations(rt_model *m)
     size_t aux_total = 0;
     for (int i = 1; i < n; i++) aux_total += align_up(aux_floats(g, &g->nodes[i]));
     m->n_act_floats = act + aux_total;
-    m->acts = arena_alloc(m->n_act_floats);
+    m->acts = arena_for(m, m->n_act_floats, 1);
     if (!m->acts) { free(iv); free(slot); return -1; }
     size_t aux_off = act;
     for (int i = 1; i < n; i++) {
@@ -258,7 +283,7 @@ static int plan_gradients(rt_model *m)
         slot[j] = count++;
     }
     m->n_grad_floats = place_intervals(iv, count);
-    m->grads = arena_alloc(m->n_grad_floats);
+    m->grads = arena_for(m, m->n_grad_floats, 1);
     if (!m->grads) { free(iv); free(slot); return -1; }
     for (int j = 1; j < n; j++) {
         if (slot[j] >= 0) m->grad[j] = m->grads + iv[slot[j]].off;
@@ -269,8 +294,9 @@ static int plan_gradients(rt_model *m)
     return 0;
 }
 
-/* RetNet decays gamma_h = 1 - 2^(-5-h), or one constant for every head. */
-static void fill_lambdas(rt_model *m)
+/* RetNet decays gamma_h = 1 - 2^(-5-h), or one constant for every head,
+ * kept after the node's saved state (on a GPU, in the device's copy). */
+static int fill_lambdas(rt_model *m)
 {
     const ir_graph *g = m->g;
     for (int i = 1; i < g->n_nodes; i++) {
@@ -278,13 +304,19 @@ static void fill_lambdas(rt_model *m)
         if (x->op != IR_LINATTN || !has_lambda(x)) continue;
         k_linattn_cfg c;
         rt_linattn_cfg(g, x, &c);
-        float *lam = m->aux[i] + align_up(k_linattn_saved_floats(&c));
+        float *at = m->aux[i] + align_up(k_linattn_saved_floats(&c));
+        float *lam = m->on_gpu ? malloc(sizeof *lam * (size_t)c.H) : at;
+        if (!lam) return -1;
         for (int h = 0; h < c.H; h++)
             lam[h] = (x->iattr[0] & AA_MULTISCALE) ? 1.0f - ldexpf(1.0f, -5 - h) : x->fattr[0];
+        int rc = m->on_gpu ? rt_gpu_upload(m, at, lam, (size_t)c.H) : 0;
+        if (m->on_gpu) free(lam);
+        if (rc < 0) return -1;
     }
+    return 0;
 }
 
-const float *rt_lambdas(const rt_model *m, int node)
+const float *rt_lambdas(const rt_model *m, int node)   /* on a GPU: an address in the plan */
 {
     const ir_node *x = &m->g->nodes[node];
     if (!has_lambda(x)) return NULL;
@@ -301,6 +333,7 @@ rt_model *rt_model_new(ir_graph *g, int training, char *err, size_t errlen)
     m->g = g;
     m->training = training;
     m->threads = omp_get_max_threads();
+    m->on_gpu = rt_device_now() != NULL;
     m->val = calloc((size_t)n, sizeof *m->val);
     m->grad = calloc((size_t)n, sizeof *m->grad);
     m->aux = calloc((size_t)n, sizeof *m->aux);
@@ -317,12 +350,17 @@ rt_model *rt_model_new(ir_graph *g, int training, char *err, size_t errlen)
         size_t s = scratch_floats(g, &g->nodes[i], m->threads);
         if (s > m->n_scratch_floats) m->n_scratch_floats = s;
     }
-    m->scratch = arena_alloc(m->n_scratch_floats);
+    m->scratch = arena_for(m, m->n_scratch_floats, 1);
     if (!m->scratch) goto oom;
-    fill_lambdas(m);
+    if (m->on_gpu && rt_gpu_attach(m, err, errlen) < 0) goto failed;
+    if (fill_lambdas(m) < 0) {
+        snprintf(err, errlen, "%s", rt_gpu_error(m));
+        goto failed;
+    }
     return m;
 oom:
     snprintf(err, errlen, "out of memory planning the model (%d nodes); try a smaller --scale or batch", n);
+failed:
     if (m) {
         m->g = NULL;   /* the caller keeps the graph on failure */
         rt_model_free(m);
@@ -333,13 +371,14 @@ oom:
 void rt_model_free(rt_model *m)
 {
     if (!m) return;
+    rt_gpu_detach(m);
     free(m->params);
-    free(m->param_grads);
-    free(m->adam_m);
-    free(m->adam_v);
-    free(m->acts);
-    free(m->grads);
-    free(m->scratch);
+    arena_release(m, m->param_grads, m->n_param_floats, 1);
+    arena_release(m, m->adam_m, m->n_param_floats, 1);
+    arena_release(m, m->adam_v, m->n_param_floats, 1);
+    arena_release(m, m->acts, m->n_act_floats, 1);
+    arena_release(m, m->grads, m->n_grad_floats, 1);
+    arena_release(m, m->scratch, m->n_scratch_floats, 1);
     free(m->val);
     free(m->grad);
     free(m->aux);
@@ -374,6 +413,8 @@ float *rt_param(rt_model *m, const char *name, size_t *n)
 {
     int p = param_index(m, name);
     if (p < 0) return NULL;
+    rt_params_to_host(m);
+    m->device_stale = 1;   /* the caller may write through the pointer */
     if (n) *n = ir_numel(&m->g->nodes[m->g->params[p].node]);
     return m->params + m->param_off[p];
 }
@@ -383,12 +424,16 @@ float *rt_param_grad(rt_model *m, const char *name, size_t *n)
     int p = param_index(m, name);
     if (p < 0) return NULL;
     if (n) *n = ir_numel(&m->g->nodes[m->g->params[p].node]);
+    if (m->on_gpu) return rt_gpu_param_grad(m, p);
     return m->param_grads + m->param_off[p];
 }
 
 int rt_model_copy_params(rt_model *dst, const rt_model *src)
 {
     int copied = 0;
+    rt_params_to_host((rt_model *)src);
+    rt_params_to_host(dst);
+    dst->device_stale = 1;
     for (int p = 0; p < dst->g->n_params; p++) {
         int q = param_index(src, dst->g->params[p].name);
         if (q < 0) continue;
@@ -445,6 +490,8 @@ static void init_one(const ir_param *p, const ir_node *shape, float *w, uint64_t
 
 void rt_model_perturb_params(rt_model *m, uint64_t seed)
 {
+    rt_params_to_host(m);
+    m->device_stale = 1;
     for (int p = 0; p < m->g->n_params; p++) {
         const ir_param *par = &m->g->params[p];
         uint64_t rng = seed * 0x9e3779b97f4a7c15ULL ^ name_hash(par->name) ^ 0x7065727475726221ULL;
@@ -460,6 +507,12 @@ void rt_model_init_params(rt_model *m, uint64_t seed)
         const ir_param *par = &m->g->params[p];
         uint64_t rng = seed * 0x9e3779b97f4a7c15ULL ^ name_hash(par->name);
         init_one(par, &m->g->nodes[par->node], m->params + m->param_off[p], rng);
+    }
+    m->host_stale = 0;
+    m->device_stale = 1;
+    if (m->on_gpu) {
+        rt_gpu_zero_moments(m);
+        return;
     }
     if (m->adam_m) memset(m->adam_m, 0, m->n_param_floats * sizeof(float));
     if (m->adam_v) memset(m->adam_v, 0, m->n_param_floats * sizeof(float));

@@ -28,7 +28,46 @@ struct rt_model {
     int profile;
     double prof_fwd[IR_OP_COUNT], prof_bwd[IR_OP_COUNT];
     double prof_linattn_fwd, prof_linattn_bwd;
+    /* On a GPU (exec_gpu.c): the device's arenas mirror the plan above. The
+     * host keeps the parameters for initialisation and checkpoints; which
+     * side is newer is tracked so that each is copied only when needed. */
+    int on_gpu;
+    struct rt_gpu *gpu;
+    int host_stale;             /* the device's parameters are newer (after a step) */
+    int device_stale;           /* the host's parameters are newer (init, load, rt_param) */
+    float gpu_xent;             /* the last forward's cross-entropy, read back from the device */
+    struct pw_module *gpu_pointwise;   /* the candidate's pointwise kernels (pointwise_gpu.c) */
 };
+
+/* ---- the GPU side of a model (exec_gpu.c) ---------------------------------------- */
+
+/* The device models are made on (rt_set_device), or NULL for the CPU. */
+struct gpu_dev *rt_device_now(void);
+/* Allocate the device arenas of a planned model; -1 with err. */
+int rt_gpu_attach(rt_model *m, char *err, size_t errlen);
+void rt_gpu_detach(rt_model *m);
+const char *rt_gpu_error(const rt_model *m);
+/* Copy n floats to the device at the plan address `at` (a host arena
+ * address of the plan). */
+int rt_gpu_upload(rt_model *m, const float *at, const float *src, size_t n);
+void rt_gpu_zero_moments(rt_model *m);
+/* Bring the host's parameters up to date (no-op on the CPU). */
+void rt_params_to_host(rt_model *m);
+/* A host copy of parameter p's gradient (valid until the next call). */
+float *rt_gpu_param_grad(rt_model *m, int p);
+float rt_gpu_forward(rt_model *m, const int32_t *tokens, const int32_t *targets);
+void rt_gpu_backward(rt_model *m);
+double rt_gpu_adamw_step(rt_model *m, const rt_config *cfg, float lr, int step);
+/* A host copy of node's value after forward (valid until the next call). */
+float *rt_gpu_value(rt_model *m, int node);
+/* A candidate's custom pointwise op on the GPU (pointwise_gpu.c): its
+ * AA_SCALAR functions compiled by NVRTC into kernels. */
+int rt_gpu_pointwise_fwd(rt_model *m, struct gpu_dev *d, const ir_node *n, uint64_t y);
+int rt_gpu_pointwise_bwd(rt_model *m, struct gpu_dev *d, const ir_node *n, uint64_t dy);
+void rt_gpu_pointwise_free(rt_model *m);
+/* The device address of a plan pointer; record a failure (printf message). */
+uint64_t rt_gpu_address(const rt_model *m, const float *plan_pointer);
+void rt_gpu_fail(rt_model *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A stage-"verify" report at line of the mixer's file (printf message). */
 aa_report *rt_verify_fail(aa_reports *out, const rt_arch *arch, int line, const char *rule, const char *fmt, ...)

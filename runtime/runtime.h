@@ -33,6 +33,8 @@ typedef struct rt_arch {
     rt_mixer_fn mixer;
     ir_resolver resolve;       /* NULL for natively linked mixers */
     void *resolve_ctx;
+    const char *source_text;   /* the candidate's source (its AA_SCALAR functions run on a
+                                  GPU from it); NULL for natively linked mixers */
 } rt_arch;
 
 /* ---- configuration ------------------------------------------------------------ */
@@ -81,6 +83,12 @@ ir_graph *rt_build(const ir_dims *dims, rt_mixer_fn mixer, const char *source_fi
 /* ---- executable model ----------------------------------------------------------------- */
 
 typedef struct rt_model rt_model;
+
+/* The device every model made from now on runs on: a GPU opened with
+ * gpu_open (gpu.h), or NULL for the CPU (the default). One process trains
+ * on one device; the caller keeps the gpu_dev open while models use it. */
+struct gpu_dev;
+void rt_set_device(struct gpu_dev *d);
 
 /* Plan memory and allocate. training = 0 plans a forward-only model whose
  * activations reuse memory by liveness. Takes ownership of g. */

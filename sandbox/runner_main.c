@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "gpu.h"
 #include "sb_internal.h"
 
 typedef struct runner {
@@ -32,6 +33,7 @@ typedef struct runner {
     aa_reports reports;
     sb_attack_result attack;
     sb_attack_ctx attack_ctx;
+    gpu_dev *gpu;
 } runner;
 
 static void send_reports(runner *r)
@@ -129,7 +131,23 @@ static void load_mixer(runner *r)
         sb_note_candidate_function(name, jit_lookup(r->module, name));
     }
     r->arch = (rt_arch){.name = jit_name(r->module), .source_file = r->src.path, .mixer = jit_mixer(r->module),
-                        .resolve = jit_resolve_scalar, .resolve_ctx = r->module};
+                        .resolve = jit_resolve_scalar, .resolve_ctx = r->module, .source_text = r->src.text};
+}
+
+/* --device cuda: the driver opens /dev/nvidia* and maps its memory now,
+ * before lock-down, and every built-in kernel module is loaded; the CUDA
+ * variant of the filter then allows only what the driver does on those
+ * fds. Models made from here on train on the GPU. */
+static void open_gpu(runner *r)
+{
+    if (!r->job->cuda) return;
+    char why[600];
+    gpu_open_opts o = {.precision = (gpu_precision)r->job->gpu_precision,
+                       .deterministic = r->job->gpu_deterministic};
+    r->gpu = gpu_open(&o, why, sizeof why);
+    if (!r->gpu) fail_setup(r, "--device cuda: %s", why);
+    if (gpu_preload(r->gpu) < 0) fail_setup(r, "--device cuda: preparing the kernels: %s", gpu_error(r->gpu));
+    rt_set_device(r->gpu);
 }
 
 static void start_threads(const sb_wire_job *j)
@@ -270,6 +288,7 @@ int main(void)
         if (sb_attack_prepare(attack)) sb_attack_prepare(attack)(&r.attack_ctx);
     }
     start_threads(r.job);
+    open_gpu(&r);
     char err[600];
     if (sb_lockdown(r.job, &iso, err, sizeof err) < 0) fail_setup(&r, "lock-down failed: %s", err);
     sb_wire_locked locked;

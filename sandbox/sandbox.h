@@ -88,7 +88,10 @@ typedef struct sb_progress {
 typedef struct sb_job {
     sb_job_kind kind;
     sb_profile profile;
-    int cuda;                   /* CUDA variant of the filter (device ioctls and mmaps) */
+    int cuda;                   /* train on the GPU (gpu.h), opened before lock-down, under the
+                                   CUDA variant of the filter (device ioctls and mmaps) */
+    int gpu_precision;          /* gpu_precision of the GEMMs (0: FP32) */
+    int gpu_deterministic;      /* fixed reduction orders, pedantic cuBLAS math */
     sb_limits limits;
     const char *run_dir;        /* where the runner's empty root is made; NULL: a temporary directory */
     const char *runner_path;    /* NULL: $ASIARCH_RUNNER, else asiarch-runner beside this program */

@@ -48,7 +48,7 @@ typedef struct sb_msg_header {
 
 typedef struct sb_wire_job {
     uint32_t magic, header_size, job_size, config_size, report_size;
-    int32_t kind, profile, cuda, threads, verify, profile_ops, ir_summary;
+    int32_t kind, profile, cuda, gpu_precision, gpu_deterministic, threads, verify, profile_ops, ir_summary;
     int32_t has_train, has_save, has_checkpoint, supervisor_pid;
     rt_config cfg;
     rt_verify_opts verify_opts;

@@ -375,7 +375,8 @@ static int send_job(const sb_job *job, const runner *r)
     if (!w) return -1;
     *w = (sb_wire_job){.magic = SB_WIRE_MAGIC, .header_size = sizeof(sb_msg_header), .job_size = sizeof *w,
                        .config_size = sizeof(rt_config), .report_size = sizeof(aa_report), .kind = job->kind,
-                       .profile = job->profile, .cuda = job->cuda,
+                       .profile = job->profile, .cuda = job->cuda, .gpu_precision = job->gpu_precision,
+                       .gpu_deterministic = job->gpu_deterministic,
                        .threads = job->limits.threads > 0 ? job->limits.threads : omp_get_max_threads(),
                        .verify = job->verify, .profile_ops = job->profile_ops, .ir_summary = job->ir_summary, .has_train = job->train_path != NULL,
                        .has_save = job->save_path != NULL && !job->checkpoint_path,

@@ -41,10 +41,16 @@ void aak_emu_register(const char *name, void (*entry)(const void *), size_t args
 #define AAK_ATOMIC_ADD(ptr, v) (*(ptr) += (v))
 #define AAK_INF INFINITY
 
-#ifndef AAK_H   /* the tests, not the kernel sources */
+#ifndef GPU_EMU_KERNEL_SOURCE   /* the tests, not the kernel sources compiled against this header */
 #include "gpu.h"
 /* An emulated device (precision and determinism as o; NULL: defaults). */
 gpu_dev *gpu_emu_open(const gpu_open_opts *o);
+/* The device the GPU tests run on: the emulated one, or with
+ * ASIARCH_TEST_DEVICE=cuda the real GPU (tests/gpu/run.sh), so that one
+ * test source checks both. Exits 77 (skip) when cuda is asked for and
+ * cannot be opened, 1 when ASIARCH_TEST_DEVICE=cuda-required. */
+gpu_dev *gpu_test_open(void);
+int gpu_test_is_real(void);
 /* Launches run so far (tests check that work went through the kernels). */
 long gpu_emu_launches(void);
 

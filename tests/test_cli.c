@@ -15,6 +15,8 @@
 
 #include "data.h"
 #include "db.h"
+#include "gpu.h"
+#include "jit.h"
 #include "mock_llm.h"
 #include "test.h"
 
@@ -264,6 +266,51 @@ TEST(ir_prints_the_graph)
     CHECK(run("ir delta_net --summary", &out, NULL) == 0);
     CHECK_STR_CONTAINS(out, "parameters");
     free(out);
+}
+
+/* --device cuda where there is no GPU: exit 2 with the reason, before any
+ * work; with a GPU it trains (tests/gpu/run.sh covers that). The
+ * candidate's device code is printed for audit with NVRTC alone. */
+TEST(gpu_device_and_device_code)
+{
+    char *out, *err, why[1024];
+    if (gpu_probe(why, sizeof why) < 0) {
+        const char *cmds[] = {"train delta_net --scale tiny --steps 1 --device cuda", "verify delta_net --device cuda",
+                              "discover --device cuda --budget 1"};
+        for (int i = 0; i < 3; i++) {
+            CHECK_MSG(run(cmds[i], &out, &err) == 2, "%s", cmds[i]);
+            CHECK_STR_CONTAINS(err, "--device cuda cannot run here");
+            CHECK_STR_CONTAINS(err, "NVIDIA driver");
+            free(out);
+            free(err);
+        }
+        CHECK(run("sandbox selftest --cuda", &out, &err) == 2);
+        CHECK_STR_CONTAINS(err, "there is none here");
+        free(out);
+        free(err);
+    }
+    CHECK(run("train delta_net --device tpu", &out, &err) == 2);
+    CHECK_STR_CONTAINS(err, "--device expects cpu or cuda");
+    free(out);
+    free(err);
+    CHECK(run("train delta_net --precision fp16", &out, &err) == 2);
+    CHECK_STR_CONTAINS(err, "fp32, tf32 or bf16");
+    free(out);
+    free(err);
+    if (jit_nvrtc_load(why, sizeof why) < 0) {
+        printf("  (no NVRTC here, --ptx not tested: %s)\n", why);
+        return;
+    }
+    CHECK(run("ir " CAND "softcap_delta.c --ptx --arch 90", &out, &err) == 0);
+    CHECK_STR_CONTAINS(out, ".target sm_90");
+    CHECK_STR_CONTAINS(out, ".entry aak_pw_fwd_0");
+    CHECK_STR_CONTAINS(out, ".entry aak_pw_bwd_0");
+    free(out);
+    free(err);
+    CHECK(run("ir delta_net --ptx", &out, &err) == 2);
+    CHECK_STR_CONTAINS(err, "built-in kernels");
+    free(out);
+    free(err);
 }
 
 /* `asiarch db` on a database filled through db.h: a baseline, two scored
@@ -702,6 +749,7 @@ int main(void)
     RUN(db_survives_hostile_values);
     RUN(llm_chat_and_prompt);
     RUN(cognition_command);
+    RUN(gpu_device_and_device_code);
     RUN(runners_die_with_their_supervisor);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

@@ -33,11 +33,11 @@ TEST(allocator_reuses_freed_blocks_of_the_same_size)
 TEST(launch_checks_reach_the_caller)
 {
     gpu_dev *d = gpu_emu_open(NULL);
-    static const gpu_kernel missing = {"elementwise.cu", "aak_no_such_kernel"};
+    static const gpu_kernel missing = {"elementwise.cu", "aak_no_such_kernel", NULL};
     char args[8] = {0};
     CHECK(gpu_launch(d, &missing, gpu_grid_for(10), args, sizeof args) < 0);
     CHECK_STR_CONTAINS(gpu_error(d), "aak_no_such_kernel");
-    static const gpu_kernel unary = {"elementwise.cu", "aak_unary_fwd"};
+    static const gpu_kernel unary = {"elementwise.cu", "aak_unary_fwd", NULL};
     CHECK(gpu_launch(d, &unary, gpu_grid_for(10), args, sizeof args) < 0);   /* wrong argument size */
     CHECK_STR_CONTAINS(gpu_error(d), "bytes of arguments");
     CHECK(gpu_launch(d, &unary, (gpu_grid){1, 1, 2048}, args, sizeof args) < 0);

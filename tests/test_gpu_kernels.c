@@ -68,7 +68,7 @@ TEST(unary_forward_and_backward_match_the_cpu)
 
 int main(void)
 {
-    dev = gpu_emu_open(NULL);
+    dev = gpu_test_open();
     RUN(unary_forward_and_backward_match_the_cpu);
     gpu_close(dev);
     return test_summary();
