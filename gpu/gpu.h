@@ -155,9 +155,109 @@ int gpu_pointwise_fwd(gpu_dev *d, const gpu_kernel *k, int nargs, size_t n, cons
 int gpu_pointwise_bwd(gpu_dev *d, const gpu_kernel *k, int nargs, size_t n, const gpu_ptr *in, gpu_ptr dy,
                       const gpu_ptr *dx);
 
-#include "ops_layout.h"
-#include "ops_norm.h"
-#include "ops_train.h"
-#include "ops_linattn.h"
+/* ---- broadcasting binary ops, layout, masks (ops_layout.c) --------------------------------- */
+
+/* y = a op b (op an aa_binary_op), sa and sb broadcast to sy (same rank); y may be an operand of shape sy. */
+int gpu_binary_fwd(gpu_dev *d, int op, const k_shape *sa, gpu_ptr a, const k_shape *sb, gpu_ptr b, const k_shape *sy,
+                   gpu_ptr y);
+/* da, db += the gradients (each may be 0; ADD and SUB read neither a nor b, which may then be 0). */
+int gpu_binary_bwd(gpu_dev *d, int op, const k_shape *sa, gpu_ptr a, const k_shape *sb, gpu_ptr b,
+                   const k_shape *sy, gpu_ptr dy, gpu_ptr da, gpu_ptr db);
+/* y = (or += with accumulate) x permuted, y.d[i] = x.d[perm[i]]; perm is a host array. */
+int gpu_permute(gpu_dev *d, const k_shape *sx, const int *perm, gpu_ptr x, gpu_ptr y, int accumulate);
+/* y = the window [start, start + len) along axis (negative: from the end) of x. */
+int gpu_slice_fwd(gpu_dev *d, const k_shape *sx, int axis, int start, int len, gpu_ptr x, gpu_ptr y);
+/* dx's window += dy (dx of shape sx; 0: skipped). */
+int gpu_slice_bwd(gpu_dev *d, const k_shape *sx, int axis, int start, int len, gpu_ptr dy, gpu_ptr dx);
+/* y = x broadcast to sy (same rank, x's extents 1 or sy's). */
+int gpu_expand_fwd(gpu_dev *d, const k_shape *sx, gpu_ptr x, const k_shape *sy, gpu_ptr y);
+/* dx += dy summed over the broadcast axes (0: skipped). */
+int gpu_expand_bwd(gpu_dev *d, const k_shape *sx, const k_shape *sy, gpu_ptr dy, gpu_ptr dx);
+/* y = tril (upper 0) or triu (upper 1) of x over the last two axes, or y += that with accumulate; x may be y. */
+int gpu_mask(gpu_dev *d, int upper, int diagonal, const k_shape *s, gpu_ptr x, gpu_ptr y, int accumulate);
+/* dst[i] += src[i], i < n. */
+int gpu_add_into(gpu_dev *d, size_t n, gpu_ptr src, gpu_ptr dst);
+
+/* ---- reductions, scans, normalisation (ops_norm.c) ----------------------------------------- */
+
+/* y = op(x) along axis, op an aa_reduce_op (k_reduce_fwd). */
+int gpu_reduce_fwd(gpu_dev *d, int op, const k_shape *sx, int axis, gpu_ptr x, gpu_ptr y);
+/* dx += the gradient of op along axis; x is read by VAR and ENTROPY, y by SOFTMAX only (k_reduce_bwd). */
+int gpu_reduce_bwd(gpu_dev *d, int op, const k_shape *sx, int axis, gpu_ptr x, gpu_ptr y, gpu_ptr dy, gpu_ptr dx);
+
+/* y = rmsnorm(x) w over rows of D; rstd[rows] saved (0: not kept) (k_rmsnorm_fwd). */
+int gpu_rmsnorm_fwd(gpu_dev *d, size_t rows, int D, gpu_ptr x, gpu_ptr w, gpu_ptr y, gpu_ptr rstd);
+/* dx, dw += the gradients of rmsnorm(x) w (k_rmsnorm_bwd). */
+int gpu_rmsnorm_bwd(gpu_dev *d, size_t rows, int D, gpu_ptr x, gpu_ptr w, gpu_ptr rstd, gpu_ptr dy, gpu_ptr dx,
+                    gpu_ptr dw);
+/* y = layernorm(x) w (+ b, 0: none); stats[2 rows] = mean, rstd (0: not kept) (k_layernorm_fwd). */
+int gpu_layernorm_fwd(gpu_dev *d, size_t rows, int D, gpu_ptr x, gpu_ptr w, gpu_ptr b, gpu_ptr y, gpu_ptr stats);
+/* dx, dw, db += the gradients of layernorm(x) w + b (k_layernorm_bwd). */
+int gpu_layernorm_bwd(gpu_dev *d, size_t rows, int D, gpu_ptr x, gpu_ptr w, gpu_ptr stats, gpu_ptr dy, gpu_ptr dx,
+                      gpu_ptr dw, gpu_ptr db);
+/* y = x / sqrt(sum x^2 + eps); rnorm[rows] saved (0: not kept) (k_l2norm_fwd). */
+int gpu_l2norm_fwd(gpu_dev *d, size_t rows, int D, gpu_ptr x, gpu_ptr y, gpu_ptr rnorm);
+/* dx += rnorm (dy - y (dy . y)) (k_l2norm_bwd). */
+int gpu_l2norm_bwd(gpu_dev *d, size_t rows, int D, gpu_ptr x, gpu_ptr y, gpu_ptr rnorm, gpu_ptr dy, gpu_ptr dx);
+/* mode 0: y = rmsnorm(x) w silu(g); mode 1: y = rmsnorm(x silu(g)) w; rstd saved (k_gated_rmsnorm_fwd). */
+int gpu_gated_rmsnorm_fwd(gpu_dev *d, int mode, size_t rows, int D, gpu_ptr x, gpu_ptr g, gpu_ptr w, gpu_ptr y,
+                          gpu_ptr rstd);
+/* dx, dg, dw += the gradients of the gated RMSNorm (k_gated_rmsnorm_bwd). */
+int gpu_gated_rmsnorm_bwd(gpu_dev *d, int mode, size_t rows, int D, gpu_ptr x, gpu_ptr g, gpu_ptr w, gpu_ptr rstd,
+                          gpu_ptr dy, gpu_ptr dx, gpu_ptr dg, gpu_ptr dw);
+
+/* ---- convolution, GEMMs, triangular solve, embedding, loss, optimiser (ops_train.c) -------- */
+
+/* Causal depthwise convolution: x, y [B,T,C], w [C,K] (k_conv_fwd). */
+int gpu_conv_fwd(gpu_dev *d, int B, int T, int C, int K, gpu_ptr x, gpu_ptr w, gpu_ptr y);
+/* dx += conv^T(dy), dw += sum over (b,t) of dy x (deterministic) (k_conv_bwd). */
+int gpu_conv_bwd(gpu_dev *d, int B, int T, int C, int K, gpu_ptr x, gpu_ptr w, gpu_ptr dy, gpu_ptr dx,
+                 gpu_ptr dw);
+
+/* y[M,N] = x[M,K] W[N,K]^T (+ bias[N]) (k_linear_fwd). */
+int gpu_linear_fwd(gpu_dev *d, int M, int K, int N, gpu_ptr x, gpu_ptr W, gpu_ptr bias, gpu_ptr y);
+/* dx += dy W, dW += dy^T x, dbias += column sums of dy (k_linear_bwd). */
+int gpu_linear_bwd(gpu_dev *d, int M, int K, int N, gpu_ptr x, gpu_ptr W, gpu_ptr dy, gpu_ptr dx, gpu_ptr dW,
+                   gpu_ptr dbias);
+/* C[b] = op(A[b]) op(B[b]), A [batch,ar,ac], B [batch,br,bc] (k_matmul_fwd). */
+int gpu_matmul_fwd(gpu_dev *d, int batch, int ar, int ac, int br, int bc, int ta, int tb, gpu_ptr A, gpu_ptr B,
+                   gpu_ptr C);
+/* dA, dB += the gradients of C = op(A) op(B) (k_matmul_bwd). */
+int gpu_matmul_bwd(gpu_dev *d, int batch, int ar, int ac, int br, int bc, int ta, int tb, gpu_ptr A, gpu_ptr B,
+                   gpu_ptr dC, gpu_ptr dA, gpu_ptr dB);
+/* X = (I + strict_lower(A))^-1 B, A [batch,n,n], B/X [batch,n,m] (k_trisolve_fwd). */
+int gpu_trisolve_fwd(gpu_dev *d, int batch, int n, int m, gpu_ptr A, gpu_ptr B, gpu_ptr X);
+/* dB += M^-T dX, dA -= strict_lower(M^-T dX X^T) (k_trisolve_bwd). */
+int gpu_trisolve_bwd(gpu_dev *d, int batch, int n, int m, gpu_ptr A, gpu_ptr X, gpu_ptr dX, gpu_ptr dA,
+                     gpu_ptr dB);
+
+/* y[r] = table[ids[r]] (int32 ids, rows of D) (k_embed_fwd). */
+int gpu_embed_fwd(gpu_dev *d, size_t n, int D, gpu_ptr ids, gpu_ptr table, gpu_ptr y);
+/* dtable[ids[r]] += dy[r], ids outside [0, V) skipped; bitwise the CPU's (k_embed_bwd). */
+int gpu_embed_bwd(gpu_dev *d, size_t n, int D, int V, gpu_ptr ids, gpu_ptr dy, gpu_ptr dtable);
+/* *loss = mean cross-entropy over rows with a target in [0, V); probs (0: not kept) = softmax (k_xent_fwd). */
+int gpu_xent_fwd(gpu_dev *d, size_t n, int V, gpu_ptr logits, gpu_ptr targets, gpu_ptr probs, float *loss);
+/* dlogits += dloss / count (probs - onehot(target)) on rows with a target (k_xent_bwd). */
+int gpu_xent_bwd(gpu_dev *d, size_t n, int V, gpu_ptr probs, gpu_ptr targets, float dloss, gpu_ptr dlogits);
+
+/* One AdamW step on n parameters; decay: apply weight decay (k_adamw_update). */
+int gpu_adamw_update(gpu_dev *d, const k_adamw *h, size_t n, gpu_ptr p, gpu_ptr grad, gpu_ptr m, gpu_ptr v,
+                     int decay);
+/* *out = sum of x^2 in double, deterministic (k_sumsq). */
+int gpu_sumsq(gpu_dev *d, size_t n, gpu_ptr x, double *out);
+/* x *= s (k_scale_inplace). */
+int gpu_scale_inplace(gpu_dev *d, size_t n, gpu_ptr x, float s);
+
+/* ---- generalised linear attention (ops_linattn.c) ------------------------------------------ */
+
+/* Floats the forward saves for the backward (= k_linattn_saved_floats). */
+size_t gpu_linattn_saved_floats(const k_linattn_cfg *c);
+/* o = linear attention of q, k, v (beta, g, s0, s_final, saved as k_linattn_fwd; saved may be 0). */
+int gpu_linattn_fwd(gpu_dev *d, const k_linattn_cfg *c, gpu_ptr lambda, gpu_ptr q, gpu_ptr k, gpu_ptr v,
+                    gpu_ptr beta, gpu_ptr g, gpu_ptr s0, gpu_ptr o, gpu_ptr s_final, gpu_ptr saved);
+/* Accumulates dq, dk, dv, dbeta, dg, ds0 (each may be 0) from d_o and ds_final (may be 0). */
+int gpu_linattn_bwd(gpu_dev *d, const k_linattn_cfg *c, gpu_ptr lambda, gpu_ptr q, gpu_ptr k, gpu_ptr v,
+                    gpu_ptr beta, gpu_ptr g, gpu_ptr s0, gpu_ptr saved, gpu_ptr d_o, gpu_ptr ds_final, gpu_ptr dq,
+                    gpu_ptr dk, gpu_ptr dv, gpu_ptr dbeta, gpu_ptr dg, gpu_ptr ds0);
 
 #endif /* ASIARCH_GPU_H */

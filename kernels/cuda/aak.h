@@ -70,6 +70,22 @@ static inline float aak_block_sum(float v, float *red)
     return total;
 }
 
+/* As aak_block_sum, in double (sums that the CPU kernels also keep in
+ * double); red holds blockDim.x doubles. */
+static inline double aak_block_sum_double(double v, double *red)
+{
+    int t = (int)threadIdx.x, n = (int)blockDim.x;
+    red[t] = v;
+    AAK_SYNC();
+    for (int half = 1; half < n; half *= 2) {
+        if (t % (2 * half) == 0 && t + half < n) red[t] += red[t + half];
+        AAK_SYNC();
+    }
+    double total = red[0];
+    AAK_SYNC();
+    return total;
+}
+
 /* Largest v over the block (NaN wins), to every thread; as aak_block_sum. */
 static inline float aak_block_max(float v, float *red)
 {

@@ -13,21 +13,6 @@
 #include "aak.h"
 #include "norm.h"
 
-/* As aak_block_sum, in double. red holds blockDim.x doubles. */
-static inline double block_sum_double(double v, double *red)
-{
-    int t = (int)threadIdx.x, n = (int)blockDim.x;
-    red[t] = v;
-    AAK_SYNC();
-    for (int half = 1; half < n; half *= 2) {
-        if (t % (2 * half) == 0 && t + half < n) red[t] += red[t + half];
-        AAK_SYNC();
-    }
-    double total = red[0];
-    AAK_SYNC();
-    return total;
-}
-
 static inline float silu(float g) { return g * aak_sigmoid(g); }
 /* silu'(g) from s = sigmoid(g). */
 static inline float silu_grad(float g, float s) { return s * (1.0f + g * (1.0f - s)); }
@@ -40,7 +25,7 @@ static inline double row_sumsq(int D, const float *x, double *red)
 {
     double s = 0.0;
     for (int i = (int)threadIdx.x; i < D; i += (int)blockDim.x) s += (double)x[i] * x[i];
-    return block_sum_double(s, red);
+    return aak_block_sum_double(s, red);
 }
 
 /* ---- forward ------------------------------------------------------------------------- */
@@ -66,9 +51,9 @@ AAK_KERNEL(aak_layernorm_fwd, aak_norm_fwd_args)
         float *y = p.y + r * p.D;
         double s = 0.0, ss = 0.0;
         for (int i = (int)threadIdx.x; i < p.D; i += (int)blockDim.x) s += x[i];
-        double mu = block_sum_double(s, red) / p.D;
+        double mu = aak_block_sum_double(s, red) / p.D;
         for (int i = (int)threadIdx.x; i < p.D; i += (int)blockDim.x) ss += (x[i] - mu) * (x[i] - mu);
-        ss = block_sum_double(ss, red);
+        ss = aak_block_sum_double(ss, red);
         float m = (float)mu, rs = rstd_of(ss, p.D);
         if (p.saved && threadIdx.x == 0) {
             p.saved[2 * r] = m;
@@ -109,7 +94,7 @@ AAK_KERNEL(aak_gated_rmsnorm_fwd, aak_norm_fwd_args)
                 y[i] = z;
                 s += (double)z * z;
             }
-            rs = rstd_of(block_sum_double(s, red), p.D);
+            rs = rstd_of(aak_block_sum_double(s, red), p.D);
             for (int i = (int)threadIdx.x; i < p.D; i += (int)blockDim.x) y[i] *= rs * p.w[i];   /* own writes */
         }
         if (p.saved && threadIdx.x == 0) p.saved[r] = rs;
@@ -127,7 +112,7 @@ AAK_KERNEL(aak_rmsnorm_bwd, aak_norm_bwd_args)
         float *dx = p.dx + r * p.D, rs = p.saved[r];
         double dot = 0.0;
         for (int i = (int)threadIdx.x; i < p.D; i += (int)blockDim.x) dot += (double)dy[i] * p.w[i] * x[i];
-        float c = (float)(block_sum_double(dot, red) * rs * rs * rs / p.D);
+        float c = (float)(aak_block_sum_double(dot, red) * rs * rs * rs / p.D);
         for (int i = (int)threadIdx.x; i < p.D; i += (int)blockDim.x) dx[i] += rs * p.w[i] * dy[i] - c * x[i];
     }
 }
@@ -145,7 +130,7 @@ AAK_KERNEL(aak_layernorm_bwd, aak_norm_bwd_args)
             sg += gw;
             sgx += (double)gw * ((x[i] - m) * rs);
         }
-        float mg = (float)(block_sum_double(sg, red) / p.D), mgx = (float)(block_sum_double(sgx, red) / p.D);
+        float mg = (float)(aak_block_sum_double(sg, red) / p.D), mgx = (float)(aak_block_sum_double(sgx, red) / p.D);
         for (int i = (int)threadIdx.x; i < p.D; i += (int)blockDim.x) {
             float xh = (x[i] - m) * rs;
             dx[i] += rs * (dy[i] * p.w[i] - mg - xh * mgx);
@@ -162,7 +147,7 @@ AAK_KERNEL(aak_l2norm_bwd, aak_norm_bwd_args)
         float *dx = p.dx + r * p.D, rn = p.saved[r];
         double dot = 0.0;
         for (int i = (int)threadIdx.x; i < p.D; i += (int)blockDim.x) dot += (double)dy[i] * y[i];
-        float d = (float)block_sum_double(dot, red);
+        float d = (float)aak_block_sum_double(dot, red);
         for (int i = (int)threadIdx.x; i < p.D; i += (int)blockDim.x) dx[i] += rn * (dy[i] - y[i] * d);
     }
 }
@@ -182,7 +167,7 @@ AAK_KERNEL(aak_gated_rmsnorm_bwd, aak_norm_bwd_args)
         double dot = 0.0;
         for (int i = (int)threadIdx.x; i < p.D; i += (int)blockDim.x)
             dot += (double)dy[i] * w[i] * (x[i] * g[i] * aak_sigmoid(g[i]));
-        float c = (float)(block_sum_double(dot, red) * rs * rs * rs / p.D);
+        float c = (float)(aak_block_sum_double(dot, red) * rs * rs * rs / p.D);
         for (int i = (int)threadIdx.x; i < p.D; i += (int)blockDim.x) {
             float s = aak_sigmoid(g[i]), sl = g[i] * s;
             if (p.mode == 0) {

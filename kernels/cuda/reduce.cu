@@ -30,21 +30,6 @@ static inline float plogp_neg(float q) { return q > 0.0f ? -q * logf(q) : 0.0f; 
 /* d(-p log p)/dp, p clamped to FLT_MIN so that it stays finite at 0. */
 static inline float plogp_neg_grad(float q) { return -(logf(fmaxf(q, REDUCE_FLT_MIN)) + 1.0f); }
 
-/* As aak_block_sum, in double. red holds blockDim.x doubles. */
-static inline double block_sum_double(double v, double *red)
-{
-    int t = (int)threadIdx.x, n = (int)blockDim.x;
-    red[t] = v;
-    AAK_SYNC();
-    for (int half = 1; half < n; half *= 2) {
-        if (t % (2 * half) == 0 && t + half < n) red[t] += red[t + half];
-        AAK_SYNC();
-    }
-    double total = red[0];
-    AAK_SYNC();
-    return total;
-}
-
 /* Inclusive prefix sum of v over the block's threads in thread order
  * (Hillis-Steele, a fixed order), and the block's total in *total. Every
  * thread must call it; buf holds blockDim.x doubles. */
@@ -85,7 +70,7 @@ static inline double line_sum(const aak_reduce_args *a, const float *x, int entr
         float v = x[k * a->inner];
         s += entropy ? (double)plogp_neg(v) : (double)v;
     }
-    return block_sum_double(s, red);
+    return aak_block_sum_double(s, red);
 }
 
 /* The line's mean in double, and sum of (x - mean)^2 in *ss. */
@@ -96,7 +81,7 @@ static inline double line_mean_ss(const aak_reduce_args *a, const float *x, doub
         double d = x[k * a->inner] - mu;
         s += d * d;
     }
-    *ss = block_sum_double(s, red);
+    *ss = aak_block_sum_double(s, red);
     return mu;
 }
 
@@ -131,7 +116,7 @@ static inline void line_softmax(const aak_reduce_args *a, const float *x, float 
         y[k * s] = e;
         sum += e;
     }
-    float inv = (float)(1.0 / block_sum_double(sum, red));
+    float inv = (float)(1.0 / aak_block_sum_double(sum, red));
     for (long long k = threadIdx.x; k < n; k += blockDim.x) y[k * s] *= inv;   /* this thread's own writes */
 }
 
@@ -200,7 +185,7 @@ AAK_KERNEL(aak_reduce_lines_bwd, aak_reduce_args)
             const float *y = p.y + yo;
             double dot = 0.0;
             for (long long k = threadIdx.x; k < p.n; k += blockDim.x) dot += (double)dy[k * s] * y[k * s];
-            float d = (float)block_sum_double(dot, red);
+            float d = (float)aak_block_sum_double(dot, red);
             for (long long k = threadIdx.x; k < p.n; k += blockDim.x) dx[k * s] += y[k * s] * (dy[k * s] - d);
             break;
         }

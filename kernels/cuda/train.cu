@@ -13,22 +13,6 @@
 #include "aak.h"
 #include "train.h"
 
-/* As aak_block_sum, in double (the loss and the squared norm are summed in
- * double, as on the CPU). red holds blockDim.x doubles. */
-static inline double block_sum_double(double v, double *red)
-{
-    int t = (int)threadIdx.x, n = (int)blockDim.x;
-    red[t] = v;
-    AAK_SYNC();
-    for (int half = 1; half < n; half *= 2) {
-        if (t % (2 * half) == 0 && t + half < n) red[t] += red[t + half];
-        AAK_SYNC();
-    }
-    double total = red[0];
-    AAK_SYNC();
-    return total;
-}
-
 static inline int valid_target(int t, int V) { return t >= 0 && t < V; }
 
 /* ---- linear-layer bias ------------------------------------------------------------- */
@@ -148,8 +132,8 @@ AAK_KERNEL(aak_xent_count, aak_xent_count_args)
             count += 1.0;
             if (p.rowloss) sum += p.rowloss[r];
         }
-    sum = block_sum_double(sum, red);
-    count = block_sum_double(count, red);
+    sum = aak_block_sum_double(sum, red);
+    count = aak_block_sum_double(count, red);
     if (threadIdx.x != 0) return;
     if (p.loss) p.loss[0] = count > 0.0 ? (float)(sum / count) : 0.0f;
     if (p.scale) {
@@ -200,7 +184,7 @@ AAK_KERNEL(aak_sumsq_part, aak_sumsq_args)
         double v = p.x[i];
         s += v * v;
     }
-    s = block_sum_double(s, red);
+    s = aak_block_sum_double(s, red);
     if (threadIdx.x == 0) p.part[blockIdx.x] = s;
 }
 
@@ -211,7 +195,7 @@ AAK_KERNEL(aak_sum_parts, aak_sumsq_args)
     if (blockIdx.x != 0 || blockIdx.y != 0) return;
     double s = 0.0;
     for (long long i = threadIdx.x; i < p.n; i += blockDim.x) s += p.part[i];
-    s = block_sum_double(s, red);
+    s = aak_block_sum_double(s, red);
     if (threadIdx.x == 0) p.out[0] = s;
 }
 
