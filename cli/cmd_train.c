@@ -256,6 +256,7 @@ static void print_metrics(const rt_metrics *mt, const sb_job *job, const sb_resu
         cJSON_AddStringToObject(o, "blas_core", k_blas_corename());
         cJSON_AddStringToObject(o, "blas_core_chosen_by", k_cpu()->core_source);
         cJSON_AddStringToObject(o, "cpu", k_cpu()->model);
+        cJSON_AddStringToObject(o, "device", mt->device);
         cJSON_AddBoolToObject(o, "diverged", mt->diverged);
         cJSON_AddStringToObject(o, "graph_hash", hash);
         cli_print_json("train", o);
@@ -265,6 +266,7 @@ static void print_metrics(const rt_metrics *mt, const sb_job *job, const sb_resu
     printf("  train loss %.4f   val loss %.4f   val bits/byte %.4f   (unigram entropy %.4f)\n", mt->train_loss,
            mt->val_loss, mt->val_bpb, mt->unigram_entropy);   /* bits/byte: nan for subword tokens */
     if (mt->mqar_acc >= 0) printf("  MQAR accuracy %.3f\n", mt->mqar_acc);
+    if (strcmp(mt->device, "cpu") != 0 && mt->device[0]) cli_out("  device: %s\n", mt->device);
     printf("  %.0f tokens/s on %d threads (OpenBLAS %s kernels), %.1f s training, %.1f s total, peak memory %.1f MiB\n",
            mt->tokens_per_s, mt->threads, k_blas_corename(), mt->train_seconds, mt->total_seconds, mt->peak_rss_bytes / 1048576.0);
     printf("  sandbox: %s (runner ready in %.0f ms)\n", res->applied, res->startup_ms);

@@ -367,6 +367,7 @@ static char *metrics_json(const rt_metrics *m, const float *curve, int n, int ea
     cJSON_AddNumberToObject(o, "steps", m->steps);
     add_number(o, "flops_per_token", m->flops_per_token);
     if (m->step_cpu_s > 0) add_number(o, "step_cpu_s", m->step_cpu_s);
+    if (m->device[0]) cJSON_AddStringToObject(o, "device", m->device);
     if (curve) {
         cJSON *arr = cJSON_AddArrayToObject(o, "loss_curve");
         for (int i = 0; i < n; i++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(isfinite(curve[i]) ? curve[i] : -1));

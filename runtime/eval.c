@@ -125,6 +125,7 @@ int rt_evaluate_stream(const rt_config *cfg, const rt_arch *arch, FILE *checkpoi
     out->mqar_acc = -1;
     out->train_loss = NAN;
     out->threads = omp_get_max_threads();
+    rt_device_describe(out->device, sizeof out->device);
     ir_graph *g = rt_build_arch(&cfg->dims, arch, err, errlen);
     if (!g) return -1;
     rt_model *m = rt_model_new(g, 0, err, errlen);

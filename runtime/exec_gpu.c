@@ -29,6 +29,13 @@ static gpu_dev *device;
 void rt_set_device(gpu_dev *d) { device = d; }
 gpu_dev *rt_device_now(void) { return device; }
 
+void rt_device_describe(char *out, size_t len)
+{
+    if (!device) snprintf(out, len, "cpu");
+    else snprintf(out, len, "%s (sm_%d, %s%s)", gpu_name(device), gpu_arch(device),
+                  gpu_precision_name(gpu_dev_precision(device)), gpu_deterministic(device) ? ", deterministic" : "");
+}
+
 /* One arena: its host placeholder and its device memory. */
 typedef struct arena { const float *host; size_t floats; gpu_ptr dev; } arena;
 enum { A_PARAMS, A_PARAM_GRADS, A_ADAM_M, A_ADAM_V, A_ACTS, A_GRADS, A_SCRATCH, N_ARENAS };

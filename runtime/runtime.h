@@ -89,6 +89,8 @@ typedef struct rt_model rt_model;
  * on one device; the caller keeps the gpu_dev open while models use it. */
 struct gpu_dev;
 void rt_set_device(struct gpu_dev *d);
+/* "cpu", or the GPU's name, architecture and GEMM precision. */
+void rt_device_describe(char *out, size_t len);
 
 /* Plan memory and allocate. training = 0 plans a forward-only model whose
  * activations reuse memory by liveness. Takes ownership of g. */
@@ -228,6 +230,7 @@ typedef struct rt_metrics {
     uint64_t graph_hash;
     int diverged;           /* loss went NaN/Inf: training stopped */
     int threads;
+    char device[128];       /* "cpu", or the GPU: "NVIDIA H100 80GB HBM3 (sm_90, fp32)" */
 } rt_metrics;
 
 /* Called after each step (progress display). */

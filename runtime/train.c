@@ -116,6 +116,7 @@ int rt_train(const rt_config *cfg, const rt_arch *arch, const rt_train_io *io, r
     snprintf(out->scale, sizeof out->scale, "%s", cfg->scale);
     out->mqar_acc = -1;
     out->threads = omp_get_max_threads();
+    rt_device_describe(out->device, sizeof out->device);
     if (rt_check_data(io->train, "the training data", &cfg->dims, err, errlen) < 0 ||
         rt_check_data(io->val, "the validation data", &cfg->dims, err, errlen) < 0)
         return -1;

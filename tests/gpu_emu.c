@@ -75,21 +75,31 @@ static void set_thread_index(int t)
 
 /* Run one block: every thread to its next barrier, then all on. Threads
  * that have returned count as arrived (as on Volta and later). */
+/* A fresh context at fiber_main on f's stack (its own frame: getcontext
+ * returns twice in principle, and the caller's loop must not care). */
+static int prepare_fiber(fiber *f, char *err)
+{
+    if (!f->stack) {
+        f->stack = mmap(NULL, STACK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (f->stack == MAP_FAILED) {
+            f->stack = NULL;
+            snprintf(err, 256, "no memory for fiber stacks");
+            return -1;
+        }
+    }
+    getcontext(&f->ctx);
+    f->ctx.uc_stack.ss_sp = f->stack;
+    f->ctx.uc_stack.ss_size = STACK_BYTES;
+    f->ctx.uc_link = &scheduler;
+    makecontext(&f->ctx, fiber_main, 0);
+    f->state = RUNNABLE;
+    return 0;
+}
+
 static int run_block(int n, char *err)
 {
-    for (int t = 0; t < n; t++) {
-        fiber *f = &threads[t];
-        if (!f->stack) {
-            f->stack = mmap(NULL, STACK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-            if (f->stack == MAP_FAILED) { f->stack = NULL; snprintf(err, 256, "no memory for fiber stacks"); return -1; }
-        }
-        getcontext(&f->ctx);
-        f->ctx.uc_stack.ss_sp = f->stack;
-        f->ctx.uc_stack.ss_size = STACK_BYTES;
-        f->ctx.uc_link = &scheduler;
-        makecontext(&f->ctx, fiber_main, 0);
-        f->state = RUNNABLE;
-    }
+    for (int t = 0; t < n; t++)
+        if (prepare_fiber(&threads[t], err) < 0) return -1;
     for (;;) {
         int waiting = 0;
         for (int t = 0; t < n; t++) {
