@@ -87,9 +87,11 @@ sandbox)
     srcs=(fuzz/fuzz_sandbox.c sandbox/supervisor.c sandbox/channel.c jit/process.c)
     incs=(-Isandbox -Ijit -Ireport -Iruntime -Iir -Idata -Ikernels -Iinclude -I/usr/include/cjson
           -DASIARCH_RUNNER_BUILD_PATH="\"$(realpath "$build/asiarch-runner")\"")
-    libs=("$build/libaa_runtime.a" "$build/libaa_arch.a" "$build/libaa_ir.a" "$build/libaa_kernels.a"
-          "$build/libaa_data.a" "$build/libaa_report.a" -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas
-          -fopenmp -lcjson -lm -lpthread)
+    # The runtime reaches the GPU layer (gpu, and jit's NVRTC service): only
+    # those archive members are linked, which need libcrypto and libdl.
+    libs=("$build/libaa_runtime.a" "$build/libaa_gpu.a" "$build/libaa_jit.a" "$build/libaa_arch.a"
+          "$build/libaa_ir.a" "$build/libaa_kernels.a" "$build/libaa_data.a" "$build/libaa_report.a"
+          -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -fopenmp -lcjson -lcrypto -ldl -lm -lpthread)
     # Seeds: one record per interesting call (abi, nr, modes, args); byte 0 picks the profile.
     mkdir -p "$out/seeds-sandbox"
     python3 - "$out/seeds-sandbox" <<'PY'
@@ -131,9 +133,14 @@ graph)
         arch_objs+=("$obj")
     done
     srcs=(fuzz/fuzz_graph.c ir/*.c runtime/*.c kernels/*.c data/*.c report/report.c "${arch_objs[@]}")
-    incs=(-Iruntime -Iir -Ikernels -Idata -Iarch -Ireport -Iinclude -I/usr/include/cjson
+    incs=(-Iruntime -Iir -Ikernels -Idata -Iarch -Ireport -Iinclude -Igpu -Ikernels/cuda -Ijit -I/usr/include/cjson
           -I/usr/include/x86_64-linux-gnu/openblas-openmp -fopenmp -fno-math-errno)
-    libs=(-L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -fopenmp -lcjson -lm -lpthread)
+    # The GPU layer the runtime reaches comes from the release build (never
+    # used here: the fuzzer's models run on the CPU).
+    build=${BUILD_DIR:-build}
+    [ -f "$build/libaa_gpu.a" ] || { echo "run_fuzz.sh: build $build first (no $build/libaa_gpu.a)" >&2; exit 2; }
+    libs=("$build/libaa_gpu.a" "$build/libaa_jit.a" "$build/libaa_report.a" -L/usr/lib/x86_64-linux-gnu/openblas-openmp
+          -lopenblas -fopenmp -lcjson -lcrypto -ldl -lm -lpthread)
     export OMP_NUM_THREADS=1   # one thread: the fuzzer wants the same run for the same input
     seeds=()
     timeout=10
