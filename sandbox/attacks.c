@@ -105,8 +105,10 @@ static void a_proc_mem(sb_attack_ctx *c)
 
 static void a_environment(sb_attack_ctx *c)
 {
-    if (environ && environ[0]) {
-        say(c, 1, "the environment is not empty: %.60s...", environ[0]);
+    /* A GPU runner keeps its fixed time zone (sb_lockdown); nothing else. */
+    for (char **e = environ; e && *e; e++) {
+        if (strcmp(*e, "TZ=" SB_RUNNER_TZ) == 0) continue;
+        say(c, 1, "the environment is not empty: %.60s...", *e);
         return;
     }
     read_and_judge(c, syscall(SYS_openat, AT_FDCWD, "/proc/self/environ", O_RDONLY), "open /proc/self/environ");

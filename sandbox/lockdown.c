@@ -316,6 +316,11 @@ int sb_lockdown(const sb_wire_job *job, sb_isolation *iso, char *err, size_t err
     if (job->cuda) find_device_fds(&spec);
     enter_root(job, iso);
     clearenv();
+    /* A GPU runner compiles the candidate's pointwise module with NVRTC
+     * after lock-down, and NVRTC calls localtime(): glibc rereads
+     * /etc/localtime unless TZ holds the value it last read. So TZ stays,
+     * the one entry (SB_RUNNER_TZ, a fixed zone, no secret). */
+    if (job->cuda) setenv("TZ", SB_RUNNER_TZ, 1);
     sb_syscall_names_init();
     if (install_reporters(err, errlen) < 0) return -1;
     if (job->profile == SB_PROFILE_OFF) return 0;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch.h"
@@ -141,6 +142,7 @@ static void load_mixer(runner *r)
 static void open_gpu(runner *r)
 {
     if (!r->job->cuda) return;
+    tzset();   /* TZ (SB_RUNNER_TZ, from the supervisor) is read now, and stays: see sb_lockdown */
     char why[600];
     gpu_open_opts o = {.precision = (gpu_precision)r->job->gpu_precision,
                        .deterministic = r->job->gpu_deterministic};

@@ -46,6 +46,9 @@ typedef struct sb_msg_header {
     uint32_t type, len;
 } sb_msg_header;
 
+/* The time zone of GPU runners (see sb_lockdown): a POSIX rule, no file. */
+#define SB_RUNNER_TZ "UTC0"
+
 typedef struct sb_wire_job {
     uint32_t magic, header_size, job_size, config_size, report_size;
     int32_t kind, profile, cuda, gpu_precision, gpu_deterministic, threads, verify, profile_ops, ir_summary;

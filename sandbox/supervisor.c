@@ -128,7 +128,7 @@ typedef struct runner {
     char root[PATH_MAX];
     char save_tmp[PATH_MAX];
     char *envp[8];
-    char env_store[4][256];
+    char env_store[5][256];
     double t_fork;
 } runner;
 
@@ -226,6 +226,12 @@ static void build_env(const sb_job *job, runner *r)
     int n = 0, threads = job->limits.threads > 0 ? job->limits.threads : omp_get_max_threads();
     snprintf(r->env_store[n], sizeof r->env_store[n], "OMP_NUM_THREADS=%d", threads);
     r->envp[n] = r->env_store[n], n++;
+    /* GPU runners: a fixed time zone, read once before lock-down (see
+     * sb_lockdown). */
+    if (job->cuda) {
+        snprintf(r->env_store[n], sizeof r->env_store[n], "TZ=%s", SB_RUNNER_TZ);
+        r->envp[n] = r->env_store[n], n++;
+    }
     const char *core = k_cpu_child_core(), *spin = k_cpu_child_spincount(), *policy = getenv("OMP_WAIT_POLICY");
     const char *names[] = {"OPENBLAS_CORETYPE", "GOMP_SPINCOUNT", "OMP_WAIT_POLICY"};
     const char *values[] = {core, spin, policy};

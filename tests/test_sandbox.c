@@ -9,6 +9,8 @@
  */
 #include <dirent.h>
 #include <signal.h>
+#include <time.h>
+#include <ucontext.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -20,6 +22,8 @@
 
 #include "arch.h"
 #include "data.h"
+#include "gpu.h"
+#include "jit.h"
 #include "sandbox.h"
 #include "sb_internal.h"
 #include "test.h"
@@ -108,6 +112,70 @@ TEST(cuda_rules_allow_only_the_device_fds)
     waitpid(pid, &status, 0);
     CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 42, "child status 0x%x (42 = both device calls passed, "
               "then the other ioctl trapped)", status);
+}
+
+/* Which system call trapped: its number on stderr (async-signal-safe), exit 50. */
+static void report_trap(int sig, siginfo_t *info, void *uc)
+{
+    (void)sig; (void)uc;
+    char msg[48] = "trapped system call ";
+    int nr = info->si_syscall, len = 20;
+    char digits[12];
+    int k = 0;
+    do { digits[k++] = (char)('0' + nr % 10); nr /= 10; } while (nr && k < 11);
+    while (k) msg[len++] = digits[--k];
+    msg[len++] = '\n';
+    if (write(2, msg, (size_t)len) < 0) _exit(51);
+    if (info->si_syscall == 257) {   /* openat: the path, for the person reading the failure */
+        const char *path = (const char *)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RSI];
+        size_t n = 0;
+        while (path && n < 200 && path[n]) n++;
+        if (path && write(2, path, n) < 0) _exit(51);
+    }
+    _exit(50);
+}
+
+/* A --device cuda runner compiles the candidate's pointwise module with
+ * NVRTC after lock-down (the runner warmed NVRTC before): that compile must
+ * need nothing the strict CUDA filter forbids. NVRTC runs without a GPU, so
+ * this is checked here; skipped where NVRTC is not installed. */
+TEST(nvrtc_compiles_after_strict_lockdown)
+{
+    char why[512];
+    if (jit_nvrtc_load(why, sizeof why) < 0) {
+        printf("  (skipped: %s)\n", why);
+        return;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("TZ", SB_RUNNER_TZ, 1);   /* as the supervisor gives a GPU runner, kept by sb_lockdown */
+        tzset();
+        if (jit_nvrtc_warm(why, sizeof why) < 0) _exit(2);
+        clearenv();                      /* as sb_lockdown does, keeping the zone */
+        setenv("TZ", SB_RUNNER_TZ, 1);
+        struct sigaction sa = {.sa_sigaction = report_trap, .sa_flags = SA_SIGINFO};
+        sigaction(SIGSYS, &sa, NULL);
+        sb_filter_spec s = {.profile = SB_PROFILE_STRICT, .cuda = 1, .self_pid = getpid(), .write_fds = {1, 2},
+                            .n_write = 2};
+        char err[256];
+        if (sb_filter_load(&s, err, sizeof err) < 0) _exit(3);
+        const char *text = "AA_SCALAR float f(float x) { return tanhf(x); }\n"
+                           "AA_SCALAR float f_d0(float x) { float t = tanhf(x); return 1.0f - t * t; }\n";
+        gpu_pointwise_op op = {"f", 1};
+        char *src = gpu_pointwise_source("cand.c", text, &op, 1, err, sizeof err);
+        jit_nvrtc_opts o;
+        jit_nvrtc_defaults(&o);
+        o.use_cache = 0;   /* the runner's compile: in memory, no cache file */
+        jit_nvrtc_headers h;
+        gpu_kernel_headers(&h);
+        jit_device_code code;
+        aa_reports reps = {0};
+        _exit(src && jit_nvrtc_compile("pointwise.cu", src, &h, &o, &code, &reps) == 0 && code.len > 0 ? 0 : 4);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "child status 0x%x (50: a system call trapped, named on stderr; 4: the compile failed)", status);
 }
 
 /* ---- the adversarial suite -------------------------------------------------------------- */
@@ -388,6 +456,7 @@ int main(void)
     RUN(kernel_has_seccomp);
     RUN(every_profile_builds);
     RUN(cuda_rules_allow_only_the_device_fds);
+    RUN(nvrtc_compiles_after_strict_lockdown);
     RUN(suite_is_contained_under_strict);
     RUN(suite_is_contained_under_permissive);
     RUN(selftest_refuses_the_off_profile);
