@@ -47,22 +47,6 @@ const char *rt_phase_name(rt_phase p)
 
 /* ---- helpers ----------------------------------------------------------------- */
 
-static k_shape shape_of(const ir_node *n)
-{
-    k_shape s = {.rank = n->rank};
-    for (int i = 0; i < n->rank; i++) s.d[i] = n->shape[i];
-    return s;
-}
-
-/* Right-align a shape to `rank` axes (numpy broadcasting). */
-static k_shape shape_as_rank(const ir_node *n, int rank)
-{
-    k_shape s = {.rank = rank};
-    int pad = rank - n->rank;
-    for (int i = 0; i < rank; i++) s.d[i] = i < pad ? 1 : n->shape[i - pad];
-    return s;
-}
-
 static const ir_node *in_node(const rt_model *m, const ir_node *n, int a) { return &m->g->nodes[n->in[a]]; }
 static float *in_val(const rt_model *m, const ir_node *n, int a) { return n->in[a] > 0 ? m->val[n->in[a]] : NULL; }
 /* Gradient buffer of input a, or NULL when it needs none. */
@@ -71,21 +55,10 @@ static float *in_grad(const rt_model *m, const ir_node *n, int a)
     int j = n->in[a];
     return j > 0 && m->needs_grad[j] ? m->grad[j] : NULL;
 }
-static size_t last_dim(const ir_node *n) { return (size_t)n->shape[n->rank - 1]; }
-static size_t rows(const ir_node *n) { return ir_numel(n) / last_dim(n); }
-
 static void add_into(size_t n, const float *src, float *dst)
 {
     #pragma omp parallel for schedule(static) if (n > 65536)
     for (size_t i = 0; i < n; i++) dst[i] += src[i];
-}
-
-/* Batched matrix dims of a [..., r, c] tensor. */
-static void matrix_dims(const ir_node *x, int *batch, int *r, int *c)
-{
-    *r = x->shape[x->rank - 2];
-    *c = x->shape[x->rank - 1];
-    *batch = (int)(ir_numel(x) / ((size_t)*r * (size_t)*c));
 }
 
 /* ---- forward ------------------------------------------------------------------- */
@@ -94,7 +67,7 @@ static void forward_layout(rt_model *m, const ir_node *n, float *y)
 {
     const ir_node *x = in_node(m, n, 0);
     const float *xv = in_val(m, n, 0);
-    k_shape sx = shape_of(x), sy = shape_of(n);
+    k_shape sx = rt_shape_of(x), sy = rt_shape_of(n);
     switch (n->op) {
     case IR_RESHAPE: break;   /* an alias of its input (plan.c) */
     case IR_PERMUTE: k_permute(&sx, n->iattr, xv, y, 0); break;
@@ -127,8 +100,8 @@ static void forward_linattn(rt_model *m, int id, const ir_node *n, float *y)
 static void forward_matmul(rt_model *m, const ir_node *n, float *y)
 {
     int batch, ar, ac, br, bc;
-    matrix_dims(in_node(m, n, 0), &batch, &ar, &ac);
-    matrix_dims(in_node(m, n, 1), &batch, &br, &bc);
+    rt_matrix_dims(in_node(m, n, 0), &batch, &ar, &ac);
+    rt_matrix_dims(in_node(m, n, 1), &batch, &br, &bc);
     k_matmul_fwd(batch, ar, ac, br, bc, n->iattr[0], n->iattr[1], in_val(m, n, 0), in_val(m, n, 1), y);
 }
 
@@ -147,40 +120,40 @@ static void forward_node(rt_model *m, int id)
     case IR_PAD:
     case IR_EXPAND: forward_layout(m, n, y); break;
     case IR_BINARY: {
-        k_shape sa = shape_as_rank(in_node(m, n, 0), n->rank), sb = shape_as_rank(in_node(m, n, 1), n->rank);
-        k_shape sy = shape_of(n);
+        k_shape sa = rt_shape_as_rank(in_node(m, n, 0), n->rank), sb = rt_shape_as_rank(in_node(m, n, 1), n->rank);
+        k_shape sy = rt_shape_of(n);
         k_binary_fwd(n->iattr[0], &sa, in_val(m, n, 0), &sb, in_val(m, n, 1), &sy, y);
         break;
     }
     case IR_UNARY: k_unary_fwd(n->iattr[0], n->fattr[0], n->fattr[1], ir_numel(n), in_val(m, n, 0), y); break;
     case IR_REDUCE: {
-        k_shape sx = shape_of(in_node(m, n, 0));
+        k_shape sx = rt_shape_of(in_node(m, n, 0));
         k_reduce_fwd(n->iattr[0], &sx, n->iattr[1], in_val(m, n, 0), y);
         break;
     }
     case IR_MASK: {
-        k_shape s = shape_of(n);
+        k_shape s = rt_shape_of(n);
         k_mask(n->iattr[0], n->iattr[1], &s, in_val(m, n, 0), y, 0);
         break;
     }
     case IR_LINEAR:
-        k_linear_fwd((int)rows(n), (int)last_dim(in_node(m, n, 0)), (int)last_dim(n), in_val(m, n, 0),
+        k_linear_fwd((int)rt_rows(n), (int)rt_last_dim(in_node(m, n, 0)), (int)rt_last_dim(n), in_val(m, n, 0),
                      in_val(m, n, 1), in_val(m, n, 2), y);
         break;
     case IR_MATMUL: forward_matmul(m, n, y); break;
     case IR_TRISOLVE: {
         int batch, r, c;
-        matrix_dims(n, &batch, &r, &c);
+        rt_matrix_dims(n, &batch, &r, &c);
         k_trisolve_fwd(batch, r, c, in_val(m, n, 0), in_val(m, n, 1), y);
         break;
     }
-    case IR_RMSNORM: k_rmsnorm_fwd(rows(n), (int)last_dim(n), in_val(m, n, 0), in_val(m, n, 1), y, m->aux[id]); break;
+    case IR_RMSNORM: k_rmsnorm_fwd(rt_rows(n), (int)rt_last_dim(n), in_val(m, n, 0), in_val(m, n, 1), y, m->aux[id]); break;
     case IR_LAYERNORM:
-        k_layernorm_fwd(rows(n), (int)last_dim(n), in_val(m, n, 0), in_val(m, n, 1), in_val(m, n, 2), y, m->aux[id]);
+        k_layernorm_fwd(rt_rows(n), (int)rt_last_dim(n), in_val(m, n, 0), in_val(m, n, 1), in_val(m, n, 2), y, m->aux[id]);
         break;
-    case IR_L2NORM: k_l2norm_fwd(rows(n), (int)last_dim(n), in_val(m, n, 0), y, m->aux[id]); break;
+    case IR_L2NORM: k_l2norm_fwd(rt_rows(n), (int)rt_last_dim(n), in_val(m, n, 0), y, m->aux[id]); break;
     case IR_GATED_RMSNORM:
-        k_gated_rmsnorm_fwd(n->iattr[0], rows(n), (int)last_dim(n), in_val(m, n, 0), in_val(m, n, 1),
+        k_gated_rmsnorm_fwd(n->iattr[0], rt_rows(n), (int)rt_last_dim(n), in_val(m, n, 0), in_val(m, n, 1),
                             in_val(m, n, 2), y, m->aux[id]);
         break;
     case IR_SHORT_CONV:
@@ -197,15 +170,15 @@ static void forward_node(rt_model *m, int id)
         break;
     }
     case IR_EMBED:
-        k_embed_fwd(ir_numel(in_node(m, n, 0)), (int)last_dim(n), (const int32_t *)in_val(m, n, 0), in_val(m, n, 1), y);
+        k_embed_fwd(ir_numel(in_node(m, n, 0)), (int)rt_last_dim(n), (const int32_t *)in_val(m, n, 0), in_val(m, n, 1), y);
         break;
     case IR_LOGITS:
-        k_linear_fwd((int)rows(n), (int)last_dim(in_node(m, n, 0)), (int)last_dim(n), in_val(m, n, 0),
+        k_linear_fwd((int)rt_rows(n), (int)rt_last_dim(in_node(m, n, 0)), (int)rt_last_dim(n), in_val(m, n, 0),
                      in_val(m, n, 1), NULL, y);
         break;
     case IR_XENT: {
         const ir_node *lg = in_node(m, n, 0);
-        y[0] = k_xent_fwd(rows(lg), (int)last_dim(lg), in_val(m, n, 0), (const int32_t *)in_val(m, n, 1), m->aux[id]);
+        y[0] = k_xent_fwd(rt_rows(lg), (int)rt_last_dim(lg), in_val(m, n, 0), (const int32_t *)in_val(m, n, 1), m->aux[id]);
         break;
     }
     case IR_AUX_LOSS: {
@@ -279,7 +252,7 @@ static void backward_layout(rt_model *m, const ir_node *n, const float *dy)
 {
     const ir_node *x = in_node(m, n, 0);
     float *dx = in_grad(m, n, 0);
-    k_shape sx = shape_of(x), sy = shape_of(n);
+    k_shape sx = rt_shape_of(x), sy = rt_shape_of(n);
     switch (n->op) {
     case IR_PERMUTE: {
         int inv[K_MAX_RANK] = {0, 1, 2, 3};
@@ -330,8 +303,8 @@ static void backward_linattn(rt_model *m, int id, const ir_node *n, const float 
 static void backward_matmul(rt_model *m, const ir_node *n, const float *dy)
 {
     int batch, ar, ac, br, bc;
-    matrix_dims(in_node(m, n, 0), &batch, &ar, &ac);
-    matrix_dims(in_node(m, n, 1), &batch, &br, &bc);
+    rt_matrix_dims(in_node(m, n, 0), &batch, &ar, &ac);
+    rt_matrix_dims(in_node(m, n, 1), &batch, &br, &bc);
     k_matmul_bwd(batch, ar, ac, br, bc, n->iattr[0], n->iattr[1], in_val(m, n, 0), in_val(m, n, 1), dy,
                  in_grad(m, n, 0), in_grad(m, n, 1));
 }
@@ -348,8 +321,8 @@ static void backward_node(rt_model *m, int id)
     case IR_PAD:
     case IR_EXPAND: backward_layout(m, n, dy); break;
     case IR_BINARY: {
-        k_shape sa = shape_as_rank(in_node(m, n, 0), n->rank), sb = shape_as_rank(in_node(m, n, 1), n->rank);
-        k_shape sy = shape_of(n);
+        k_shape sa = rt_shape_as_rank(in_node(m, n, 0), n->rank), sb = rt_shape_as_rank(in_node(m, n, 1), n->rank);
+        k_shape sy = rt_shape_of(n);
         k_binary_bwd(n->iattr[0], &sa, in_val(m, n, 0), &sb, in_val(m, n, 1), &sy, dy, in_grad(m, n, 0),
                      in_grad(m, n, 1));
         break;
@@ -358,39 +331,39 @@ static void backward_node(rt_model *m, int id)
         k_unary_bwd(n->iattr[0], n->fattr[0], n->fattr[1], ir_numel(n), in_val(m, n, 0), y, dy, in_grad(m, n, 0));
         break;
     case IR_REDUCE: {
-        k_shape sx = shape_of(in_node(m, n, 0));
+        k_shape sx = rt_shape_of(in_node(m, n, 0));
         k_reduce_bwd(n->iattr[0], &sx, n->iattr[1], in_val(m, n, 0), y, dy, in_grad(m, n, 0));
         break;
     }
     case IR_MASK: {
-        k_shape s = shape_of(n);
+        k_shape s = rt_shape_of(n);
         if (in_grad(m, n, 0)) k_mask(n->iattr[0], n->iattr[1], &s, dy, in_grad(m, n, 0), 1);
         break;
     }
     case IR_LINEAR:
-        k_linear_bwd((int)rows(n), (int)last_dim(in_node(m, n, 0)), (int)last_dim(n), in_val(m, n, 0),
+        k_linear_bwd((int)rt_rows(n), (int)rt_last_dim(in_node(m, n, 0)), (int)rt_last_dim(n), in_val(m, n, 0),
                      in_val(m, n, 1), dy, in_grad(m, n, 0), in_grad(m, n, 1), in_grad(m, n, 2));
         break;
     case IR_MATMUL: backward_matmul(m, n, dy); break;
     case IR_TRISOLVE: {
         int batch, r, c;
-        matrix_dims(n, &batch, &r, &c);
+        rt_matrix_dims(n, &batch, &r, &c);
         k_trisolve_bwd(batch, r, c, in_val(m, n, 0), y, dy, in_grad(m, n, 0), in_grad(m, n, 1));
         break;
     }
     case IR_RMSNORM:
-        k_rmsnorm_bwd(rows(n), (int)last_dim(n), in_val(m, n, 0), in_val(m, n, 1), m->aux[id], dy, in_grad(m, n, 0),
+        k_rmsnorm_bwd(rt_rows(n), (int)rt_last_dim(n), in_val(m, n, 0), in_val(m, n, 1), m->aux[id], dy, in_grad(m, n, 0),
                       in_grad(m, n, 1));
         break;
     case IR_LAYERNORM:
-        k_layernorm_bwd(rows(n), (int)last_dim(n), in_val(m, n, 0), in_val(m, n, 1), m->aux[id], dy,
+        k_layernorm_bwd(rt_rows(n), (int)rt_last_dim(n), in_val(m, n, 0), in_val(m, n, 1), m->aux[id], dy,
                         in_grad(m, n, 0), in_grad(m, n, 1), in_grad(m, n, 2));
         break;
     case IR_L2NORM:
-        k_l2norm_bwd(rows(n), (int)last_dim(n), in_val(m, n, 0), y, m->aux[id], dy, in_grad(m, n, 0));
+        k_l2norm_bwd(rt_rows(n), (int)rt_last_dim(n), in_val(m, n, 0), y, m->aux[id], dy, in_grad(m, n, 0));
         break;
     case IR_GATED_RMSNORM:
-        k_gated_rmsnorm_bwd(n->iattr[0], rows(n), (int)last_dim(n), in_val(m, n, 0), in_val(m, n, 1),
+        k_gated_rmsnorm_bwd(n->iattr[0], rt_rows(n), (int)rt_last_dim(n), in_val(m, n, 0), in_val(m, n, 1),
                             in_val(m, n, 2), m->aux[id], dy, in_grad(m, n, 0), in_grad(m, n, 1), in_grad(m, n, 2));
         break;
     case IR_SHORT_CONV:
@@ -412,18 +385,18 @@ static void backward_node(rt_model *m, int id)
     case IR_EMBED: {
         const ir_node *table = in_node(m, n, 1);
         if (in_grad(m, n, 1))
-            k_embed_bwd(ir_numel(in_node(m, n, 0)), (int)last_dim(n), table->shape[0],
+            k_embed_bwd(ir_numel(in_node(m, n, 0)), (int)rt_last_dim(n), table->shape[0],
                         (const int32_t *)in_val(m, n, 0), dy, in_grad(m, n, 1));
         break;
     }
     case IR_LOGITS:
-        k_linear_bwd((int)rows(n), (int)last_dim(in_node(m, n, 0)), (int)last_dim(n), in_val(m, n, 0),
+        k_linear_bwd((int)rt_rows(n), (int)rt_last_dim(in_node(m, n, 0)), (int)rt_last_dim(n), in_val(m, n, 0),
                      in_val(m, n, 1), dy, in_grad(m, n, 0), in_grad(m, n, 1), NULL);
         break;
     case IR_XENT: {
         const ir_node *lg = in_node(m, n, 0);
         if (in_grad(m, n, 0))
-            k_xent_bwd(rows(lg), (int)last_dim(lg), m->aux[id], (const int32_t *)in_val(m, n, 1), dy[0],
+            k_xent_bwd(rt_rows(lg), (int)rt_last_dim(lg), m->aux[id], (const int32_t *)in_val(m, n, 1), dy[0],
                        in_grad(m, n, 0));
         break;
     }

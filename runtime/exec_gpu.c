@@ -218,38 +218,13 @@ float *rt_gpu_param_grad(rt_model *m, int p)
 
 /* ---- shapes (as exec.c) ----------------------------------------------------------------- */
 
-static k_shape shape_of(const ir_node *n)
-{
-    k_shape s = {.rank = n->rank};
-    for (int i = 0; i < n->rank; i++) s.d[i] = n->shape[i];
-    return s;
-}
-
-static k_shape shape_as_rank(const ir_node *n, int rank)
-{
-    k_shape s = {.rank = rank};
-    int pad = rank - n->rank;
-    for (int i = 0; i < rank; i++) s.d[i] = i < pad ? 1 : n->shape[i - pad];
-    return s;
-}
-
-static size_t last_dim(const ir_node *n) { return (size_t)n->shape[n->rank - 1]; }
-static size_t rows(const ir_node *n) { return ir_numel(n) / last_dim(n); }
-
-static void matrix_dims(const ir_node *x, int *batch, int *r, int *c)
-{
-    *r = x->shape[x->rank - 2];
-    *c = x->shape[x->rank - 1];
-    *batch = (int)(ir_numel(x) / ((size_t)*r * (size_t)*c));
-}
-
 /* ---- forward ------------------------------------------------------------------------------ */
 
 static int forward_layout(rt_model *m, gpu_dev *d, const ir_node *n, gpu_ptr y)
 {
     const ir_node *x = in_node(m, n, 0);
     gpu_ptr xv = in_val(m, n, 0);
-    k_shape sx = shape_of(x), sy = shape_of(n);
+    k_shape sx = rt_shape_of(x), sy = rt_shape_of(n);
     switch (n->op) {
     case IR_PERMUTE: return gpu_permute(d, &sx, n->iattr, xv, y, 0);
     case IR_SLICE: return gpu_slice_fwd(d, &sx, n->iattr[0], n->iattr[1], n->iattr[2], xv, y);
@@ -277,8 +252,8 @@ static int forward_linattn(rt_model *m, gpu_dev *d, int id, const ir_node *n, gp
 static int forward_matmul(rt_model *m, gpu_dev *d, const ir_node *n, gpu_ptr y)
 {
     int batch, ar, ac, br, bc;
-    matrix_dims(in_node(m, n, 0), &batch, &ar, &ac);
-    matrix_dims(in_node(m, n, 1), &batch, &br, &bc);
+    rt_matrix_dims(in_node(m, n, 0), &batch, &ar, &ac);
+    rt_matrix_dims(in_node(m, n, 1), &batch, &br, &bc);
     return gpu_matmul_fwd(d, batch, ar, ac, br, bc, n->iattr[0], n->iattr[1], in_val(m, n, 0), in_val(m, n, 1), y);
 }
 
@@ -306,36 +281,36 @@ static int forward_node(rt_model *m, gpu_dev *d, int id)
     case IR_PAD:
     case IR_EXPAND: return forward_layout(m, d, n, y);
     case IR_BINARY: {
-        k_shape sa = shape_as_rank(in_node(m, n, 0), n->rank), sb = shape_as_rank(in_node(m, n, 1), n->rank);
-        k_shape sy = shape_of(n);
+        k_shape sa = rt_shape_as_rank(in_node(m, n, 0), n->rank), sb = rt_shape_as_rank(in_node(m, n, 1), n->rank);
+        k_shape sy = rt_shape_of(n);
         return gpu_binary_fwd(d, n->iattr[0], &sa, in_val(m, n, 0), &sb, in_val(m, n, 1), &sy, y);
     }
     case IR_UNARY: return gpu_unary_fwd(d, n->iattr[0], n->fattr[0], n->fattr[1], ir_numel(n), in_val(m, n, 0), y);
     case IR_REDUCE: {
-        k_shape sx = shape_of(in_node(m, n, 0));
+        k_shape sx = rt_shape_of(in_node(m, n, 0));
         return gpu_reduce_fwd(d, n->iattr[0], &sx, n->iattr[1], in_val(m, n, 0), y);
     }
     case IR_MASK: {
-        k_shape s = shape_of(n);
+        k_shape s = rt_shape_of(n);
         return gpu_mask(d, n->iattr[0], n->iattr[1], &s, in_val(m, n, 0), y, 0);
     }
     case IR_LINEAR:
-        return gpu_linear_fwd(d, (int)rows(n), (int)last_dim(in_node(m, n, 0)), (int)last_dim(n), in_val(m, n, 0),
+        return gpu_linear_fwd(d, (int)rt_rows(n), (int)rt_last_dim(in_node(m, n, 0)), (int)rt_last_dim(n), in_val(m, n, 0),
                               in_val(m, n, 1), in_val(m, n, 2), y);
     case IR_MATMUL: return forward_matmul(m, d, n, y);
     case IR_TRISOLVE: {
         int batch, r, c;
-        matrix_dims(n, &batch, &r, &c);
+        rt_matrix_dims(n, &batch, &r, &c);
         return gpu_trisolve_fwd(d, batch, r, c, in_val(m, n, 0), in_val(m, n, 1), y);
     }
     case IR_RMSNORM:
-        return gpu_rmsnorm_fwd(d, rows(n), (int)last_dim(n), in_val(m, n, 0), in_val(m, n, 1), y, aux(m, id));
+        return gpu_rmsnorm_fwd(d, rt_rows(n), (int)rt_last_dim(n), in_val(m, n, 0), in_val(m, n, 1), y, aux(m, id));
     case IR_LAYERNORM:
-        return gpu_layernorm_fwd(d, rows(n), (int)last_dim(n), in_val(m, n, 0), in_val(m, n, 1), in_val(m, n, 2), y,
+        return gpu_layernorm_fwd(d, rt_rows(n), (int)rt_last_dim(n), in_val(m, n, 0), in_val(m, n, 1), in_val(m, n, 2), y,
                                  aux(m, id));
-    case IR_L2NORM: return gpu_l2norm_fwd(d, rows(n), (int)last_dim(n), in_val(m, n, 0), y, aux(m, id));
+    case IR_L2NORM: return gpu_l2norm_fwd(d, rt_rows(n), (int)rt_last_dim(n), in_val(m, n, 0), y, aux(m, id));
     case IR_GATED_RMSNORM:
-        return gpu_gated_rmsnorm_fwd(d, n->iattr[0], rows(n), (int)last_dim(n), in_val(m, n, 0), in_val(m, n, 1),
+        return gpu_gated_rmsnorm_fwd(d, n->iattr[0], rt_rows(n), (int)rt_last_dim(n), in_val(m, n, 0), in_val(m, n, 1),
                                      in_val(m, n, 2), y, aux(m, id));
     case IR_SHORT_CONV:
         return gpu_conv_fwd(d, n->shape[0], n->shape[1], n->shape[2], in_node(m, n, 1)->shape[1], in_val(m, n, 0),
@@ -344,14 +319,14 @@ static int forward_node(rt_model *m, gpu_dev *d, int id)
     case IR_STOPGRAD: return gpu_copy(d, y, in_val(m, n, 0), ir_numel(n) * sizeof(float));
     case IR_POINTWISE: return rt_gpu_pointwise_fwd(m, d, n, y);
     case IR_EMBED:
-        return gpu_embed_fwd(d, ir_numel(in_node(m, n, 0)), (int)last_dim(n), in_val(m, n, 0), in_val(m, n, 1), y);
+        return gpu_embed_fwd(d, ir_numel(in_node(m, n, 0)), (int)rt_last_dim(n), in_val(m, n, 0), in_val(m, n, 1), y);
     case IR_LOGITS:
-        return gpu_linear_fwd(d, (int)rows(n), (int)last_dim(in_node(m, n, 0)), (int)last_dim(n), in_val(m, n, 0),
+        return gpu_linear_fwd(d, (int)rt_rows(n), (int)rt_last_dim(in_node(m, n, 0)), (int)rt_last_dim(n), in_val(m, n, 0),
                               in_val(m, n, 1), 0, y);
     case IR_XENT: {   /* the mean comes back to the host; the losses after it read it on the device */
         const ir_node *lg = in_node(m, n, 0);
         float loss = 0;
-        return gpu_xent_fwd(d, rows(lg), (int)last_dim(lg), in_val(m, n, 0), in_val(m, n, 1), aux(m, id), &loss) ||
+        return gpu_xent_fwd(d, rt_rows(lg), (int)rt_last_dim(lg), in_val(m, n, 0), in_val(m, n, 1), aux(m, id), &loss) ||
                gpu_upload(d, y, &loss, sizeof loss);
     }
     case IR_AUX_LOSS: return forward_aux_loss(m, d, n, y);
@@ -403,7 +378,7 @@ static int backward_layout(rt_model *m, gpu_dev *d, const ir_node *n, gpu_ptr dy
 {
     const ir_node *x = in_node(m, n, 0);
     gpu_ptr dx = in_grad(m, n, 0);
-    k_shape sx = shape_of(x), sy = shape_of(n);
+    k_shape sx = rt_shape_of(x), sy = rt_shape_of(n);
     switch (n->op) {
     case IR_PERMUTE: {
         int inv[K_MAX_RANK] = {0, 1, 2, 3};
@@ -444,8 +419,8 @@ static int backward_linattn(rt_model *m, gpu_dev *d, int id, const ir_node *n, g
 static int backward_matmul(rt_model *m, gpu_dev *d, const ir_node *n, gpu_ptr dy)
 {
     int batch, ar, ac, br, bc;
-    matrix_dims(in_node(m, n, 0), &batch, &ar, &ac);
-    matrix_dims(in_node(m, n, 1), &batch, &br, &bc);
+    rt_matrix_dims(in_node(m, n, 0), &batch, &ar, &ac);
+    rt_matrix_dims(in_node(m, n, 1), &batch, &br, &bc);
     return gpu_matmul_bwd(d, batch, ar, ac, br, bc, n->iattr[0], n->iattr[1], in_val(m, n, 0), in_val(m, n, 1), dy,
                           in_grad(m, n, 0), in_grad(m, n, 1));
 }
@@ -474,8 +449,8 @@ static int backward_node(rt_model *m, gpu_dev *d, int id)
     case IR_PAD:
     case IR_EXPAND: return backward_layout(m, d, n, dy);
     case IR_BINARY: {
-        k_shape sa = shape_as_rank(in_node(m, n, 0), n->rank), sb = shape_as_rank(in_node(m, n, 1), n->rank);
-        k_shape sy = shape_of(n);
+        k_shape sa = rt_shape_as_rank(in_node(m, n, 0), n->rank), sb = rt_shape_as_rank(in_node(m, n, 1), n->rank);
+        k_shape sy = rt_shape_of(n);
         return gpu_binary_bwd(d, n->iattr[0], &sa, in_val(m, n, 0), &sb, in_val(m, n, 1), &sy, dy, in_grad(m, n, 0),
                               in_grad(m, n, 1));
     }
@@ -483,32 +458,32 @@ static int backward_node(rt_model *m, gpu_dev *d, int id)
         return gpu_unary_bwd(d, n->iattr[0], n->fattr[0], n->fattr[1], ir_numel(n), in_val(m, n, 0), y, dy,
                              in_grad(m, n, 0));
     case IR_REDUCE: {
-        k_shape sx = shape_of(in_node(m, n, 0));
+        k_shape sx = rt_shape_of(in_node(m, n, 0));
         return gpu_reduce_bwd(d, n->iattr[0], &sx, n->iattr[1], in_val(m, n, 0), y, dy, in_grad(m, n, 0));
     }
     case IR_MASK: {
-        k_shape s = shape_of(n);
+        k_shape s = rt_shape_of(n);
         return in_grad(m, n, 0) ? gpu_mask(d, n->iattr[0], n->iattr[1], &s, dy, in_grad(m, n, 0), 1) : 0;
     }
     case IR_LINEAR:
-        return gpu_linear_bwd(d, (int)rows(n), (int)last_dim(in_node(m, n, 0)), (int)last_dim(n), in_val(m, n, 0),
+        return gpu_linear_bwd(d, (int)rt_rows(n), (int)rt_last_dim(in_node(m, n, 0)), (int)rt_last_dim(n), in_val(m, n, 0),
                               in_val(m, n, 1), dy, in_grad(m, n, 0), in_grad(m, n, 1), in_grad(m, n, 2));
     case IR_MATMUL: return backward_matmul(m, d, n, dy);
     case IR_TRISOLVE: {
         int batch, r, c;
-        matrix_dims(n, &batch, &r, &c);
+        rt_matrix_dims(n, &batch, &r, &c);
         return gpu_trisolve_bwd(d, batch, r, c, in_val(m, n, 0), y, dy, in_grad(m, n, 0), in_grad(m, n, 1));
     }
     case IR_RMSNORM:
-        return gpu_rmsnorm_bwd(d, rows(n), (int)last_dim(n), in_val(m, n, 0), in_val(m, n, 1), aux(m, id), dy,
+        return gpu_rmsnorm_bwd(d, rt_rows(n), (int)rt_last_dim(n), in_val(m, n, 0), in_val(m, n, 1), aux(m, id), dy,
                                in_grad(m, n, 0), in_grad(m, n, 1));
     case IR_LAYERNORM:
-        return gpu_layernorm_bwd(d, rows(n), (int)last_dim(n), in_val(m, n, 0), in_val(m, n, 1), aux(m, id), dy,
+        return gpu_layernorm_bwd(d, rt_rows(n), (int)rt_last_dim(n), in_val(m, n, 0), in_val(m, n, 1), aux(m, id), dy,
                                  in_grad(m, n, 0), in_grad(m, n, 1), in_grad(m, n, 2));
     case IR_L2NORM:
-        return gpu_l2norm_bwd(d, rows(n), (int)last_dim(n), in_val(m, n, 0), y, aux(m, id), dy, in_grad(m, n, 0));
+        return gpu_l2norm_bwd(d, rt_rows(n), (int)rt_last_dim(n), in_val(m, n, 0), y, aux(m, id), dy, in_grad(m, n, 0));
     case IR_GATED_RMSNORM:
-        return gpu_gated_rmsnorm_bwd(d, n->iattr[0], rows(n), (int)last_dim(n), in_val(m, n, 0), in_val(m, n, 1),
+        return gpu_gated_rmsnorm_bwd(d, n->iattr[0], rt_rows(n), (int)rt_last_dim(n), in_val(m, n, 0), in_val(m, n, 1),
                                      in_val(m, n, 2), aux(m, id), dy, in_grad(m, n, 0), in_grad(m, n, 1),
                                      in_grad(m, n, 2));
     case IR_SHORT_CONV:
@@ -518,19 +493,19 @@ static int backward_node(rt_model *m, gpu_dev *d, int id)
     case IR_POINTWISE: return rt_gpu_pointwise_bwd(m, d, n, dy);
     case IR_EMBED: {
         const ir_node *table = in_node(m, n, 1);
-        return in_grad(m, n, 1) ? gpu_embed_bwd(d, ir_numel(in_node(m, n, 0)), (int)last_dim(n), table->shape[0],
+        return in_grad(m, n, 1) ? gpu_embed_bwd(d, ir_numel(in_node(m, n, 0)), (int)rt_last_dim(n), table->shape[0],
                                                 in_val(m, n, 0), dy, in_grad(m, n, 1))
                                 : 0;
     }
     case IR_LOGITS:
-        return gpu_linear_bwd(d, (int)rows(n), (int)last_dim(in_node(m, n, 0)), (int)last_dim(n), in_val(m, n, 0),
+        return gpu_linear_bwd(d, (int)rt_rows(n), (int)rt_last_dim(in_node(m, n, 0)), (int)rt_last_dim(n), in_val(m, n, 0),
                               in_val(m, n, 1), dy, in_grad(m, n, 0), in_grad(m, n, 1), 0);
     case IR_XENT: {
         const ir_node *lg = in_node(m, n, 0);
         float dloss = 0;
         if (!in_grad(m, n, 0)) return 0;
         return gpu_download(d, &dloss, dy, sizeof dloss) ||
-               gpu_xent_bwd(d, rows(lg), (int)last_dim(lg), aux(m, id), in_val(m, n, 1), dloss, in_grad(m, n, 0));
+               gpu_xent_bwd(d, rt_rows(lg), (int)rt_last_dim(lg), aux(m, id), in_val(m, n, 1), dloss, in_grad(m, n, 0));
     }
     case IR_AUX_LOSS: return backward_aux_loss(m, d, n, dy);
     case IR_LOSS_SUM: {

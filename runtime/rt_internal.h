@@ -39,6 +39,35 @@ struct rt_model {
     struct pw_module *gpu_pointwise;   /* the candidate's pointwise kernels (pointwise_gpu.c) */
 };
 
+/* ---- a node's shapes as the kernels take them (exec.c, exec_gpu.c) ---------------- */
+
+static inline k_shape rt_shape_of(const ir_node *n)
+{
+    k_shape s = {.rank = n->rank};
+    for (int i = 0; i < n->rank; i++) s.d[i] = n->shape[i];
+    return s;
+}
+
+/* Right-align a shape to `rank` axes (numpy broadcasting). */
+static inline k_shape rt_shape_as_rank(const ir_node *n, int rank)
+{
+    k_shape s = {.rank = rank};
+    int pad = rank - n->rank;
+    for (int i = 0; i < rank; i++) s.d[i] = i < pad ? 1 : n->shape[i - pad];
+    return s;
+}
+
+static inline size_t rt_last_dim(const ir_node *n) { return (size_t)n->shape[n->rank - 1]; }
+static inline size_t rt_rows(const ir_node *n) { return ir_numel(n) / rt_last_dim(n); }
+
+/* Batched matrix dims of a [..., r, c] tensor. */
+static inline void rt_matrix_dims(const ir_node *x, int *batch, int *r, int *c)
+{
+    *r = x->shape[x->rank - 2];
+    *c = x->shape[x->rank - 1];
+    *batch = (int)(ir_numel(x) / ((size_t)*r * (size_t)*c));
+}
+
 /* ---- the GPU side of a model (exec_gpu.c) ---------------------------------------- */
 
 /* The device models are made on (rt_set_device), or NULL for the CPU. */

@@ -282,6 +282,17 @@ int gpu_test_is_real(void) { return test_real; }
 
 /* ---- test helpers ----------------------------------------------------------------------- */
 
+float *gpu_test_randoms(size_t n, float lo, float hi, uint64_t seed)
+{
+    float *x = malloc((n ? n : 1) * sizeof *x);
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+    for (size_t i = 0; x && i < n; i++) {
+        s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+        x[i] = lo + (hi - lo) * (float)((s >> 40) / 16777216.0);
+    }
+    return x;
+}
+
 gpu_ptr gpu_emu_put(gpu_dev *d, const float *host, size_t n)
 {
     gpu_ptr p = gpu_alloc(d, n * sizeof(float));

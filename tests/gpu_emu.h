@@ -21,6 +21,7 @@
 #define AAK_EMULATION 1
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct aak_dim3 { unsigned x, y, z; } aak_dim3;
 extern aak_dim3 threadIdx, blockIdx, blockDim, gridDim;
@@ -58,6 +59,8 @@ long gpu_emu_launches(void);
  * largest |device - ref| / (1 + |ref|) over n floats (a relative error that
  * is absolute near zero); where names the worst index. */
 gpu_ptr gpu_emu_put(gpu_dev *d, const float *host, size_t n);
+/* n floats uniform in [lo, hi), a fixed stream per seed (xorshift64); malloc'd. */
+float *gpu_test_randoms(size_t n, float lo, float hi, uint64_t seed);
 double gpu_emu_max_err(gpu_dev *d, gpu_ptr dev, const float *ref, size_t n, size_t *where);
 #endif
 

@@ -18,17 +18,6 @@
 
 static gpu_dev *dev;
 
-static float *randoms(size_t n, float lo, float hi, uint64_t seed)
-{
-    float *x = malloc(n * sizeof *x);
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-    for (size_t i = 0; i < n; i++) {   /* xorshift64 */
-        s ^= s << 13; s ^= s >> 7; s ^= s << 17;
-        x[i] = lo + (hi - lo) * (float)((s >> 40) / 16777216.0);
-    }
-    return x;
-}
-
 /* Device result within tol of the CPU's, with the op's name when not. */
 #define CHECK_CLOSE(ptr, ref, n, tol, ...)                                                \
     do {                                                                                  \
@@ -48,8 +37,8 @@ TEST(unary_forward_and_backward_match_the_cpu)
     const size_t n = 3000;   /* not a multiple of the block: the tail runs too */
     for (int op = AA_OP_SCALE; op < AA_OP_UNARY_END; op++) {
         float a = op == AA_OP_CLAMP ? -0.5f : 1.7f, b = op == AA_OP_CLAMP ? 0.8f : 0.0f;
-        float *x = randoms(n, positive_only(op) ? 0.05f : -4.0f, 4.0f, 100 + op);
-        float *dy = randoms(n, -1, 1, 200 + op), *dx = randoms(n, -1, 1, 300 + op);
+        float *x = gpu_test_randoms(n, positive_only(op) ? 0.05f : -4.0f, 4.0f, 100 + op);
+        float *dy = gpu_test_randoms(n, -1, 1, 200 + op), *dx = gpu_test_randoms(n, -1, 1, 300 + op);
         float *y = malloc(n * sizeof *y);
         k_unary_fwd(op, a, b, n, x, y);
         gpu_ptr gx = gpu_emu_put(dev, x, n), gy = gpu_alloc(dev, n * sizeof(float));

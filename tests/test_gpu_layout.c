@@ -29,17 +29,6 @@
 
 static gpu_dev *dev;
 
-static float *randoms(size_t n, float lo, float hi, uint64_t seed)
-{
-    float *x = malloc((n ? n : 1) * sizeof *x);
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-    for (size_t i = 0; i < n; i++) {   /* xorshift64 */
-        s ^= s << 13; s ^= s >> 7; s ^= s << 17;
-        x[i] = lo + (hi - lo) * (float)((s >> 40) / 16777216.0);
-    }
-    return x;
-}
-
 static float *copy_of(const float *x, size_t n)
 {
     float *y = malloc((n ? n : 1) * sizeof *y);
@@ -135,7 +124,7 @@ static const char *op_name(int op)
 /* DIV divides by b: keep it away from 0. */
 static float *operand(size_t n, int is_b, int op, uint64_t seed)
 {
-    return is_b && op == AA_OP_DIV ? randoms(n, 0.5f, 2.0f, seed) : randoms(n, -2.0f, 2.0f, seed);
+    return is_b && op == AA_OP_DIV ? gpu_test_randoms(n, 0.5f, 2.0f, seed) : gpu_test_randoms(n, -2.0f, 2.0f, seed);
 }
 
 TEST(binary_forward_matches_the_cpu)
@@ -162,8 +151,8 @@ TEST(binary_forward_matches_the_cpu)
 static void check_binary_bwd(const bcase *k, int op, int want_a, int want_b, uint64_t seed)
 {
     size_t na = k_numel(&k->a), nb = k_numel(&k->b), ny = k_numel(&k->y);
-    float *a = operand(na, 0, op, seed + 1), *b = operand(nb, 1, op, seed + 2), *dy = randoms(ny, -1, 1, seed + 3);
-    float *da = randoms(na, -1, 1, seed + 4), *db = randoms(nb, -1, 1, seed + 5);
+    float *a = operand(na, 0, op, seed + 1), *b = operand(nb, 1, op, seed + 2), *dy = gpu_test_randoms(ny, -1, 1, seed + 3);
+    float *da = gpu_test_randoms(na, -1, 1, seed + 4), *db = gpu_test_randoms(nb, -1, 1, seed + 5);
     float *da0 = copy_of(da, na), *db0 = copy_of(db, nb);
     /* sum |terms| per element: the same kernel on magnitudes (every term then
      * has one sign; DIV's db terms are all negative) */
@@ -216,7 +205,7 @@ TEST(binary_backward_matches_the_cpu)
 TEST(binary_reductions_do_not_depend_on_the_grid)
 {
     const int R = 70, C = 45;
-    float *dy = randoms((size_t)R * C, -1, 1, 7);
+    float *dy = gpu_test_randoms((size_t)R * C, -1, 1, 7);
     gpu_ptr gdy = gpu_emu_put(dev, dy, (size_t)R * C);
     static const gpu_kernel reduce = {"binary.cu", "aak_binary_bwd_reduce", NULL};
     for (int rows = 0; rows <= 1; rows++) {   /* 0: column sums [1, C]; 1: row sums [R, 1] */
@@ -264,7 +253,7 @@ TEST(binary_reductions_do_not_depend_on_the_grid)
 static void check_permute(k_shape sx, const int *perm, uint64_t seed)
 {
     size_t n = k_numel(&sx);
-    float *x = randoms(n, -1, 1, seed), *y = randoms(n, -1, 1, seed + 1), *y0 = copy_of(y, n);
+    float *x = gpu_test_randoms(n, -1, 1, seed), *y = gpu_test_randoms(n, -1, 1, seed + 1), *y0 = copy_of(y, n);
     char s[64];
     shape_str(&sx, s, 64);
     gpu_ptr gx = gpu_emu_put(dev, x, n);
@@ -305,7 +294,7 @@ TEST(transpose_does_not_depend_on_the_grid)
     /* [5, 40, 70] -> [5, 70, 40] through the tiled kernel, by hand, on 1 and 7 blocks */
     const int A = 5, R = 40, C = 70;
     size_t n = (size_t)A * R * C;
-    float *x = randoms(n, -1, 1, 50), *ref = zeros(n);
+    float *x = gpu_test_randoms(n, -1, 1, 50), *ref = zeros(n);
     static const int perm[3] = {0, 2, 1};
     k_shape sx = shape(3, A, R, C, 0);
     k_permute(&sx, perm, x, ref, 0);
@@ -330,8 +319,8 @@ TEST(transpose_does_not_depend_on_the_grid)
 static void check_slice(k_shape sx, int axis, int start, int len, uint64_t seed)
 {
     size_t nx = k_numel(&sx), ny = nx / (size_t)sx.d[axis < 0 ? axis + sx.rank : axis] * (size_t)len;
-    float *x = randoms(nx, -1, 1, seed), *y = zeros(ny), *dy = randoms(ny, -1, 1, seed + 1);
-    float *dx = randoms(nx, -1, 1, seed + 2), *dx0 = copy_of(dx, nx);
+    float *x = gpu_test_randoms(nx, -1, 1, seed), *y = zeros(ny), *dy = gpu_test_randoms(ny, -1, 1, seed + 1);
+    float *dx = gpu_test_randoms(nx, -1, 1, seed + 2), *dx0 = copy_of(dx, nx);
     char s[64];
     shape_str(&sx, s, 64);
     k_slice_fwd(&sx, axis, start, len, x, y);
@@ -382,8 +371,8 @@ TEST(expand_matches_the_cpu)
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         const k_shape *sx = &cases[c][0], *sy = &cases[c][1];
         size_t nx = k_numel(sx), ny = k_numel(sy);
-        float *x = randoms(nx, -1, 1, 200 + c), *y = zeros(ny), *dy = randoms(ny, -1, 1, 300 + c);
-        float *dx = randoms(nx, -1, 1, 400 + c), *dx0 = copy_of(dx, nx);
+        float *x = gpu_test_randoms(nx, -1, 1, 200 + c), *y = zeros(ny), *dy = gpu_test_randoms(ny, -1, 1, 300 + c);
+        float *dx = gpu_test_randoms(nx, -1, 1, 400 + c), *dx0 = copy_of(dx, nx);
         float *ady = abs_of(dy, ny), *mag = zeros(nx);
         char a[64], b[64];
         shape_str(sx, a, 64);
@@ -418,7 +407,7 @@ TEST(mask_matches_the_cpu)
                     int diag = diagonals[di];
                     size_t n = k_numel(s);
                     uint64_t seed = 500 + 100 * si + 10 * di + (uint64_t)acc + 5 * (uint64_t)upper;
-                    float *x = randoms(n, -1, 1, seed), *y = randoms(n, -1, 1, seed + 1000), *ref = copy_of(y, n);
+                    float *x = gpu_test_randoms(n, -1, 1, seed), *y = gpu_test_randoms(n, -1, 1, seed + 1000), *ref = copy_of(y, n);
                     gpu_ptr gx = gpu_emu_put(dev, x, n), gy = acc == 2 ? gx : gpu_emu_put(dev, y, n);
                     if (acc == 2) {
                         memcpy(ref, x, n * sizeof *ref);
@@ -439,7 +428,7 @@ TEST(mask_matches_the_cpu)
 TEST(add_into_adds)
 {
     const size_t n = 1000;
-    float *x = randoms(n, -1, 1, 600), *y = randoms(n, -1, 1, 601), *ref = copy_of(y, n);
+    float *x = gpu_test_randoms(n, -1, 1, 600), *y = gpu_test_randoms(n, -1, 1, 601), *ref = copy_of(y, n);
     for (size_t i = 0; i < n; i++) ref[i] += x[i];
     gpu_ptr gx = gpu_emu_put(dev, x, n), gy = gpu_emu_put(dev, y, n);
     CHECK(gpu_add_into(dev, n, gx, gy) == 0);

@@ -51,17 +51,6 @@
 
 static gpu_dev *dev;
 
-static float *randoms(size_t n, float lo, float hi, uint64_t seed)
-{
-    float *x = malloc((n ? n : 1) * sizeof *x);
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-    for (size_t i = 0; i < n; i++) {   /* xorshift64 */
-        s ^= s << 13; s ^= s >> 7; s ^= s << 17;
-        x[i] = lo + (hi - lo) * (float)((s >> 40) / 16777216.0);
-    }
-    return x;
-}
-
 static double maxabs(const float *a, size_t n)
 {
     double m = 0.0;
@@ -113,7 +102,7 @@ static grad grad_new(size_t n, int wanted, uint64_t seed)
 {
     grad g = {NULL, 0, n, 0.0};
     if (!wanted) return g;
-    g.host = randoms(n, -1, 1, seed);
+    g.host = gpu_test_randoms(n, -1, 1, seed);
     g.dev = gpu_emu_put(dev, g.host, n);
     g.max0 = maxabs(g.host, n);
     return g;
@@ -156,9 +145,9 @@ static int axis_len(const k_shape *s, int axis) { return s->d[axis < 0 ? axis + 
  * exactly 0 (0 log 0 and the clamped gradient), a wide range for SOFTMAX. */
 static float *reduce_input(int op, size_t n, uint64_t seed)
 {
-    if (op == AA_OP_SOFTMAX) return randoms(n, -4, 4, seed);
-    if (op != AA_OP_ENTROPY) return randoms(n, -1, 1, seed);
-    float *x = randoms(n, -0.3f, 1, seed);
+    if (op == AA_OP_SOFTMAX) return gpu_test_randoms(n, -4, 4, seed);
+    if (op != AA_OP_ENTROPY) return gpu_test_randoms(n, -1, 1, seed);
+    float *x = gpu_test_randoms(n, -0.3f, 1, seed);
     for (size_t i = 0; i < n; i++) x[i] = x[i] < 0 ? 0 : x[i];
     return x;
 }
@@ -243,7 +232,7 @@ static void check_reduce(int op, const reduce_case *c, uint64_t seed)
 
     /* Backward: the CPU's y (one op at a time), read by SOFTMAX only; x
      * read by VAR and ENTROPY only (the others get 0 for what they do not read). */
-    float *dy = randoms(ny, -1, 1, seed + 1);
+    float *dy = gpu_test_randoms(ny, -1, 1, seed + 1);
     grad dx = grad_new(n, 1, seed + 2);
     gpu_ptr gdy = gpu_emu_put(dev, dy, ny), gyc = op == AA_OP_SOFTMAX ? gpu_emu_put(dev, y, ny) : 0;
     gpu_ptr gxb = op == AA_OP_VAR || op == AA_OP_ENTROPY ? gx : 0;
@@ -301,11 +290,11 @@ typedef struct norm_data {
 static norm_data norm_data_new(const norm_case *c, uint64_t seed)
 {
     norm_data t = {.rows = c->rows, .n = c->rows * (size_t)c->D, .D = c->D};
-    t.x = randoms(t.n, -1, 1, seed);
-    t.g = randoms(t.n, -3, 3, seed + 1);
-    t.w = randoms((size_t)t.D, 0.5f, 1.5f, seed + 2);
-    t.b = randoms((size_t)t.D, -1, 1, seed + 3);
-    t.dy = randoms(t.n, -1, 1, seed + 4);
+    t.x = gpu_test_randoms(t.n, -1, 1, seed);
+    t.g = gpu_test_randoms(t.n, -3, 3, seed + 1);
+    t.w = gpu_test_randoms((size_t)t.D, 0.5f, 1.5f, seed + 2);
+    t.b = gpu_test_randoms((size_t)t.D, -1, 1, seed + 3);
+    t.dy = gpu_test_randoms(t.n, -1, 1, seed + 4);
     t.gx = gpu_emu_put(dev, t.x, t.n);
     t.gg = gpu_emu_put(dev, t.g, t.n);
     t.gw = gpu_emu_put(dev, t.w, (size_t)t.D);

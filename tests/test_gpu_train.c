@@ -60,16 +60,7 @@ static void release_all(void)
 static float *zeros(size_t n) { return hold(calloc(n ? n : 1, sizeof(float))); }
 static double *dzeros(size_t n) { return hold(calloc(n ? n : 1, sizeof(double))); }
 
-static float *randoms(size_t n, float lo, float hi, uint64_t seed)
-{
-    float *x = zeros(n);
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-    for (size_t i = 0; i < n; i++) {   /* xorshift64 */
-        s ^= s << 13; s ^= s >> 7; s ^= s << 17;
-        x[i] = lo + (hi - lo) * (float)((s >> 40) / 16777216.0);
-    }
-    return x;
-}
+static float *randoms(size_t n, float lo, float hi, uint64_t seed) { return hold(gpu_test_randoms(n, lo, hi, seed)); }
 static float *copy_of(const float *x, size_t n) { return memcpy(zeros(n), x, n * sizeof *x); }
 static float *abs_of(const float *x, size_t n)
 {
