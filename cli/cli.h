@@ -36,6 +36,7 @@ int cmd_db(int argc, char **argv);
 int cmd_llm(int argc, char **argv);
 int cmd_cognition(int argc, char **argv);
 int cmd_genome(int argc, char **argv);
+int cmd_jit(int argc, char **argv);
 
 /* A mixer named on the command line: a reference, or a source file taken
  * through check -> compile -> link. */
@@ -105,6 +106,11 @@ void cli_sandbox_job(const cli_candidate *c, const cli_sandbox_opts *so, sb_job_
 /* Run it. EXIT_OK when the job finished; else the reports are printed (with
  * the candidate's source lines) and EXIT_FAILED. Free res either way. */
 int cli_run_job(const char *cmd, const sb_job *job, const cli_candidate *c, int json, sb_result *res);
+
+/* SASS of a cubin through the CUDA toolkit's disassembler (cuobjdump or
+ * nvdisasm); EXIT_OK, or EXIT_FAILED saying what is missing. */
+struct jit_device_code;
+int cli_print_sass(const char *cmd, const struct jit_device_code *code);
 
 /* Print "asiarch <cmd>: <message>" to stderr, printf-style. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

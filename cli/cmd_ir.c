@@ -83,13 +83,12 @@ static int find_disassembler(char *tool, size_t len, const char **args)
     return -1;
 }
 
-/* SASS of a cubin, through the toolkit's disassembler. */
-static int print_sass(const jit_device_code *code)
+int cli_print_sass(const char *cmd, const jit_device_code *code)
 {
     char tool[1024];
     const char *args = "";
     if (find_disassembler(tool, sizeof tool, &args) < 0) {
-        cli_error("ir", "--sass needs cuobjdump or nvdisasm from the CUDA toolkit (looked in $CUDA_HOME/bin, "
+        cli_error(cmd, "--sass needs cuobjdump or nvdisasm from the CUDA toolkit (looked in $CUDA_HOME/bin, "
                         "/usr/local/cuda/bin and PATH); --ptx needs only NVRTC");
         return EXIT_FAILED;
     }
@@ -97,16 +96,16 @@ static int print_sass(const jit_device_code *code)
     int fd = mkstemp(path);
     if (fd < 0 || write(fd, code->data, code->len) != (ssize_t)code->len) {
         if (fd >= 0) close(fd);
-        cli_error("ir", "cannot write a temporary cubin");
+        cli_error(cmd, "cannot write a temporary cubin");
         return EXIT_FAILED;
     }
     close(fd);
-    char cmd[2200];
-    snprintf(cmd, sizeof cmd, "'%s' %s '%s'", tool, args, path);
-    int rc = system(cmd);
+    char line[2200];
+    snprintf(line, sizeof line, "'%s' %s '%s'", tool, args, path);
+    int rc = system(line);
     unlink(path);
     if (rc != 0) {
-        cli_error("ir", "%s could not disassemble the cubin (exit status %d)", tool, rc);
+        cli_error(cmd, "%s could not disassemble the cubin (exit status %d)", tool, rc);
         return EXIT_FAILED;
     }
     return EXIT_OK;
@@ -143,7 +142,7 @@ static int print_device_code(const cli_candidate *c, int arch, int sass)
         return EXIT_FAILED;
     }
     aa_reports_free(&reps);
-    if (sass) rc = print_sass(&code);
+    if (sass) rc = cli_print_sass("ir", &code);
     else {
         fputs(code.data, stdout);
         rc = EXIT_OK;

@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     src.len = size;
 
     aa_reports reps = {0};
-    int n = jit_check_in_process(&src, &reps);
+    int n = jit_check_in_process(&src, 0, &reps);
     if (n < -1) fail("jit_check returned less than -1", &reps);
     if (n == 0 && reps.n != 0) fail("no violation but reports", &reps);
     if (n > 0 && reps.n == 0) fail("violations but no report", &reps);

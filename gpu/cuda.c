@@ -34,6 +34,9 @@ typedef unsigned long long CUdeviceptr;
 #define CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR 75
 #define CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR 76
 #define CU_STREAM_NON_BLOCKING 1
+#define CU_LAUNCH_PARAM_END ((void *)0x00)            /* cuda.h */
+#define CU_LAUNCH_PARAM_BUFFER_POINTER ((void *)0x01)
+#define CU_LAUNCH_PARAM_BUFFER_SIZE ((void *)0x02)
 
 static struct {
     CUresult (*init)(unsigned);
@@ -369,13 +372,18 @@ static int cuda_prepare(void *impl, const char *source)
 static int cuda_launch(void *impl, const gpu_kernel *k, gpu_grid grid, const void *args, size_t args_size)
 {
     cuda_impl *c = impl;
-    (void)args_size;
     CUfunction fn = function_for(c, k);
     if (!fn) return -1;
-    void *params[] = {(void *)args};
+    /* The parameter buffer form: args is every parameter, packed at its
+     * natural alignment (one struct for the built-in kernels, the packed
+     * parameters of a kernel file), which the driver copies as it is. */
+    size_t size = args_size;
+    void *extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, (void *)args, CU_LAUNCH_PARAM_BUFFER_SIZE, &size,
+                     CU_LAUNCH_PARAM_END};
     char what[160];
     snprintf(what, sizeof what, "launching %s", k->name);
-    return cu_check(c, cu.launch(fn, grid.blocks_x, grid.blocks_y, 1, grid.threads, 1, 1, 0, c->stream, params, NULL),
+    return cu_check(c, cu.launch(fn, grid.blocks_x, grid.blocks_y, grid.blocks_z, grid.threads, grid.threads_y,
+                                 grid.threads_z, grid.shared_bytes, c->stream, NULL, extra),
                     what);
 }
 

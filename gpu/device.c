@@ -179,17 +179,20 @@ gpu_grid gpu_grid_for(size_t n)
     size_t blocks = (n + GPU_BLOCK - 1) / GPU_BLOCK;
     if (blocks > 65536) blocks = 65536;
     if (blocks == 0) blocks = 1;
-    return (gpu_grid){(unsigned)blocks, 1, GPU_BLOCK};
+    return (gpu_grid){.blocks_x = (unsigned)blocks, .blocks_y = 1, .threads = GPU_BLOCK};
 }
 
 int gpu_launch(gpu_dev *d, const gpu_kernel *k, gpu_grid grid, const void *args, size_t args_size)
 {
-    if (grid.blocks_x == 0 || grid.threads == 0 || grid.threads > 1024) {
-        gpu_fail(d, "%s: bad launch (%u x %u blocks of %u threads)", k->name, grid.blocks_x, grid.blocks_y,
-                 grid.threads);
+    if (grid.blocks_y == 0) grid.blocks_y = 1;
+    if (grid.blocks_z == 0) grid.blocks_z = 1;
+    if (grid.threads_y == 0) grid.threads_y = 1;
+    if (grid.threads_z == 0) grid.threads_z = 1;
+    if (grid.blocks_x == 0 || grid.threads == 0 || (unsigned long long)grid.threads * grid.threads_y * grid.threads_z > 1024) {
+        gpu_fail(d, "%s: bad launch (%u x %u x %u blocks of %u x %u x %u threads)", k->name, grid.blocks_x,
+                 grid.blocks_y, grid.blocks_z, grid.threads, grid.threads_y, grid.threads_z);
         return -1;
     }
-    if (grid.blocks_y == 0) grid.blocks_y = 1;
     return d->be->launch(d->impl, k, grid, args, args_size);
 }
 

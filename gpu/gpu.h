@@ -52,8 +52,14 @@ typedef struct gpu_kernel {
     const char *text;           /* NULL: the embedded source of that name */
 } gpu_kernel;
 
-/* A launch: blocks x threads (one-dimensional, or two for grid.y). */
-typedef struct gpu_grid { unsigned blocks_x, blocks_y, threads; } gpu_grid;
+/* A launch: blocks x threads (one-dimensional, or two for grid.y). The
+ * built-in kernels leave the rest 0; a kernel file (asiarch jit) may use a
+ * third grid dimension, 2-D/3-D blocks and dynamic shared memory. 0 = 1
+ * (shared: none). */
+typedef struct gpu_grid {
+    unsigned blocks_x, blocks_y, threads;
+    unsigned blocks_z, threads_y, threads_z, shared_bytes;
+} gpu_grid;
 
 /* Row-major C[m,n] = alpha op(A)[m,k] op(B)[k,n] + beta C, batch times
  * with element strides sa, sb, sc; op transposes when ta / tb. */
@@ -125,6 +131,9 @@ int gpu_sync(gpu_dev *d);
 
 /* ---- kernels ----------------------------------------------------------------------- */
 
+/* args: the kernel's parameters packed as the CUDA ABI lays them out
+ * (each at its natural alignment): for the built-in kernels, their one
+ * argument struct. */
 int gpu_launch(gpu_dev *d, const gpu_kernel *k, gpu_grid grid, const void *args, size_t args_size);
 int gpu_gemm_run(gpu_dev *d, const gpu_gemm *g);
 /* Blocks for a grid-stride loop over n elements, AAK_BLOCK threads each. */

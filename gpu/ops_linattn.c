@@ -96,11 +96,10 @@ static size_t n_heads(const k_linattn_cfg *c) { return (size_t)c->B * c->H; }
 static size_t chunk_total(const aak_linattn_args *a) { return (size_t)a->B * a->H * a->n_chunks; }
 
 /* One block per chunk / one per (head, tile of Dv columns). */
-static gpu_grid per_chunk(const aak_linattn_args *a) { return (gpu_grid){(unsigned)chunk_total(a), 1, AAK_LA_THREADS}; }
+static gpu_grid per_chunk(const aak_linattn_args *a) { return (gpu_grid){.blocks_x = (unsigned)chunk_total(a), .blocks_y = 1, .threads = AAK_LA_THREADS}; }
 static gpu_grid per_tile(const aak_linattn_args *a)
 {
-    return (gpu_grid){(unsigned)(a->B * a->H), (unsigned)((a->Dv + AAK_LA_DV_TILE - 1) / AAK_LA_DV_TILE),
-                      AAK_LA_THREADS};
+    return (gpu_grid){.blocks_x = (unsigned)(a->B * a->H), .blocks_y = (unsigned)((a->Dv + AAK_LA_DV_TILE - 1) / AAK_LA_DV_TILE), .threads = AAK_LA_THREADS};
 }
 
 /* n floats of workspace, or 0 (and *failed) when the device has none left. */

@@ -49,7 +49,7 @@ static gpu_grid lines_grid(size_t lines, size_t n)
     unsigned threads = 32;
     while (threads < GPU_BLOCK && threads < n) threads *= 2;
     size_t blocks = lines < ROW_BLOCKS_MAX ? lines : ROW_BLOCKS_MAX;
-    return (gpu_grid){(unsigned)(blocks ? blocks : 1), 1, threads};
+    return (gpu_grid){.blocks_x = (unsigned)(blocks ? blocks : 1), .blocks_y = 1, .threads = threads};
 }
 
 /* ---- reductions along an axis ----------------------------------------------------------- */

@@ -56,11 +56,11 @@ static int ld(int n) { return n > 0 ? n : 1; }
 static gpu_grid rows_grid(size_t rows)
 {
     size_t blocks = min_size(rows, ROW_BLOCKS_MAX);
-    return (gpu_grid){(unsigned)(blocks ? blocks : 1), 1, GPU_BLOCK};
+    return (gpu_grid){.blocks_x = (unsigned)(blocks ? blocks : 1), .blocks_y = 1, .threads = GPU_BLOCK};
 }
 
 /* One block of GPU_BLOCK threads (the final step of a reduction). */
-static const gpu_grid one_block = {1, 1, GPU_BLOCK};
+static const gpu_grid one_block = {.blocks_x = 1, .blocks_y = 1, .threads = GPU_BLOCK};
 
 /* ---- causal depthwise convolution ------------------------------------------------------ */
 
@@ -214,7 +214,7 @@ int gpu_matmul_bwd(gpu_dev *d, int batch, int ar, int ac, int br, int bc, int ta
 static gpu_grid trisolve_grid(int batch, int m)
 {
     unsigned threads = (unsigned)min_size(ceil_div((size_t)m, 32) * 32, AAK_TRISOLVE_COLS);
-    return (gpu_grid){(unsigned)ceil_div((size_t)m, threads), (unsigned)min_size((size_t)batch, GRID_Y_MAX), threads};
+    return (gpu_grid){.blocks_x = (unsigned)ceil_div((size_t)m, threads), .blocks_y = (unsigned)min_size((size_t)batch, GRID_Y_MAX), .threads = threads};
 }
 
 int gpu_trisolve_fwd(gpu_dev *d, int batch, int n, int m, gpu_ptr A, gpu_ptr B, gpu_ptr X)
@@ -264,7 +264,7 @@ int gpu_embed_bwd(gpu_dev *d, size_t n, int D, int V, gpu_ptr ids, gpu_ptr dy, g
 {
     if (!dtable || !n || D <= 0 || V <= 0) return 0;
     unsigned threads = (unsigned)min_size(ceil_div((size_t)D, 32) * 32, GPU_BLOCK);
-    gpu_grid grid = {(unsigned)ceil_div((size_t)D, threads), (unsigned)min_size((size_t)V, EMBED_SLICES), threads};
+    gpu_grid grid = {.blocks_x = (unsigned)ceil_div((size_t)D, threads), .blocks_y = (unsigned)min_size((size_t)V, EMBED_SLICES), .threads = threads};
     aak_embed_args p = {.n = (long long)n, .D = D, .V = V, .ids = GPU_I(ids), .dy = GPU_CF(dy),
                         .dtable = GPU_F(dtable)};
     return gpu_launch(d, &embed_bwd, grid, &p, sizeof p);
@@ -333,7 +333,7 @@ int gpu_sumsq(gpu_dev *d, size_t n, gpu_ptr x, double *out)
     gpu_ptr total = part + blocks * sizeof(double);
     aak_sumsq_args a = {.n = (long long)n, .x = GPU_CF(x), .part = GPU_D(part)};
     aak_sumsq_args b = {.n = (long long)blocks, .part = GPU_D(part), .out = GPU_D(total)};
-    int rc = gpu_launch(d, &sumsq_part, (gpu_grid){(unsigned)blocks, 1, GPU_BLOCK}, &a, sizeof a);
+    int rc = gpu_launch(d, &sumsq_part, (gpu_grid){.blocks_x = (unsigned)blocks, .blocks_y = 1, .threads = GPU_BLOCK}, &a, sizeof a);
     if (rc == 0) rc = gpu_launch(d, &sum_parts, one_block, &b, sizeof b);
     if (rc == 0) rc = gpu_download(d, out, total, sizeof *out);
     gpu_free(d, part);

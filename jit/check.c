@@ -63,6 +63,7 @@
 #define MAIN_PATH "/asiarch/src/candidate.c"
 #define HEADER_DIR "/asiarch/include"
 #define HEADER_PATH HEADER_DIR "/asiarch.h"
+#define KERNEL_HEADER_PATH HEADER_DIR "/asiarch_kernel.h"
 
 #define SOURCE_MAX ((size_t)1 << 20)     /* as jit_source_read */
 #define MAX_REPORTS 200                  /* shown; the rest are counted */
@@ -185,6 +186,7 @@ typedef struct call_edge { int from, to, at; } call_edge;
 
 typedef struct checker {
     const jit_source *src;
+    int kernel;                 /* 0: a DSL candidate; 1: a C kernel file of `asiarch jit` */
     const char *text;           /* what clang parses: the source with #define lines blanked */
     const char *source;         /* the candidate as written (snippets) */
     size_t len;
@@ -302,8 +304,24 @@ static void set_free(nameset *s)
 static void report(checker *c, int rule, unsigned line, unsigned col, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* A kernel file (asiarch jit) computes on its buffers through pointers, in
+ * loops bounded by its parameters: the rules about the DSL's graph-building
+ * subset do not apply to it. Everything that reaches outside the file
+ * (asm, attributes, calls, includes, mutable globals, recursion...) does. */
+static int kernel_exempt(int rule)
+{
+    switch (rule) {
+    case R_POINTER: case R_ADDRESS_OF: case R_DEREFERENCE: case R_POINTER_ARITH: case R_LOOP: case R_NO_MIXER:
+    case R_HANDLE: case R_POINTWISE: case R_NAME:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 static void report(checker *c, int rule, unsigned line, unsigned col, const char *fmt, ...)
 {
+    if (c->kernel && kernel_exempt(rule)) return;
     if (c->nreps >= MAX_PENDING) { c->dropped++; return; }
     pending *p = grow(c->reps, &c->reps_cap, c->nreps + 1, sizeof *p);
     if (!p) { c->oom = 1; return; }
@@ -328,10 +346,39 @@ static int by_position(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* The id printed: "dsl/asm", or for a kernel file "kernel/asm". */
+static const char *rule_id(const checker *c, int rule, char *buf, size_t n)
+{
+    if (!c->kernel || strncmp(rules[rule].id, "dsl/", 4)) return rules[rule].id;
+    snprintf(buf, n, "kernel/%s", rules[rule].id + 4);
+    return buf;
+}
+
+/* The DSL's messages, said to a kernel file: the same rules, its header. */
+static void kernel_wording(char *msg, size_t cap)
+{
+    static const char *const swaps[][2] = {
+        {"the aa_* ops, the math functions of <asiarch.h>", "the functions of <asiarch_kernel.h>"},
+        {"the aa_* ops, the math functions declared in <asiarch.h>", "the functions declared in <asiarch_kernel.h>"},
+        {"<asiarch.h>", "<asiarch_kernel.h>"}, {"not part of the DSL", "not available to a kernel"},
+        {"not a function of the DSL", "not available to a kernel"}, {"a candidate", "a kernel"},
+        {"the DSL", "a kernel file"}, {"calls of the mixer", "calls of the kernel"},
+    };
+    char buf[sizeof ((aa_report *)0)->message];
+    for (size_t k = 0; k < sizeof swaps / sizeof *swaps; k++) {
+        char *at;
+        while ((at = strstr(msg, swaps[k][0]))) {
+            snprintf(buf, sizeof buf, "%.*s%s%s", (int)(at - msg), msg, swaps[k][1], at + strlen(swaps[k][0]));
+            snprintf(msg, cap, "%s", buf);
+        }
+    }
+}
+
 /* Sort into source order, drop duplicates, append to out. Returns the
  * number of violations. */
 static int emit_reports(checker *c, aa_reports *out)
 {
+    char id[64];
     if (c->nreps) qsort(c->reps, (size_t)c->nreps, sizeof *c->reps, by_position);
     int kept = 0, shown = 0;
     for (int i = 0; i < c->nreps; i++) {
@@ -342,15 +389,16 @@ static int emit_reports(checker *c, aa_reports *out)
         if (dup) continue;
         kept++;
         if (shown >= MAX_REPORTS) continue;
-        aa_report *r = aa_report_add(out, "check", c->src->path, (int)p->line, (int)p->col, rules[p->rule].id,
+        aa_report *r = aa_report_add(out, "check", c->src->path, (int)p->line, (int)p->col, rule_id(c, p->rule, id, sizeof id),
                                      "%s", p->msg);
         if (!r) continue;
+        if (c->kernel) kernel_wording(r->message, sizeof r->message);
         aa_report_snippet(r, c->source, c->len);
         shown++;
     }
     long hidden = (long)(kept - shown) + c->dropped;
     if (hidden > 0) {
-        aa_report *r = aa_report_add(out, "check", c->src->path, 1, 1, rules[R_TOO_MANY].id,
+        aa_report *r = aa_report_add(out, "check", c->src->path, 1, 1, rule_id(c, R_TOO_MANY, id, sizeof id),
                                      "%ld more violations are not shown; fix the ones above first", hidden);
         if (r) aa_report_snippet(r, c->source, c->len);
     }
@@ -601,14 +649,20 @@ static int parse(checker *c, CXIndex index, aa_reports *out)
                       "not a problem with the candidate");
         return -1;
     }
-    const char *args[sizeof clang_args / sizeof *clang_args + 2];
+    const char *args[sizeof clang_args / sizeof *clang_args + 4];
     int na = 0;
     for (size_t i = 0; i < sizeof clang_args / sizeof *clang_args; i++) args[na++] = clang_args[i];
     args[na++] = "-ivfsoverlay";
     args[na++] = vfs;
+    if (c->kernel) {   /* as jit_compile does for kernels: the header comes first, included or not */
+        args[na++] = "-include";
+        args[na++] = "asiarch_kernel.h";
+    }
+    const char *header_path = c->kernel ? KERNEL_HEADER_PATH : HEADER_PATH;
     struct CXUnsavedFile files[2] = {
         {MAIN_PATH, c->text, (unsigned long)c->len},
-        {HEADER_PATH, jit_dsl_header, (unsigned long)jit_dsl_header_len},
+        {header_path, c->kernel ? jit_kernel_header : jit_dsl_header,
+         (unsigned long)(c->kernel ? jit_kernel_header_len : jit_dsl_header_len)},
     };
     enum CXErrorCode e = clang_parseTranslationUnit2(
         index, MAIN_PATH, args, na, files, 2,
@@ -631,7 +685,7 @@ static int parse(checker *c, CXIndex index, aa_reports *out)
         return -1;
     }
     c->main_file = clang_getFile(c->tu, MAIN_PATH);
-    c->header_file = clang_getFile(c->tu, HEADER_PATH);
+    c->header_file = clang_getFile(c->tu, header_path);
     return 0;
 }
 
@@ -1042,7 +1096,7 @@ static int check_directive(checker *c, int k)
     const tok *name = &c->toks[k + 1];
     const char *dir = name->name ? name->name : "";
     if (!strcmp(dir, "include")) {
-        static const char *const want[] = {"<", "asiarch", ".", "h", ">"};
+        const char *const want[] = {"<", c->kernel ? "asiarch_kernel" : "asiarch", ".", "h", ">"};
         int ok = end - (k + 2) == 5;
         for (int j = 0; ok && j < 5; j++) {
             const tok *t = &c->toks[k + 2 + j];
@@ -1214,7 +1268,7 @@ static void check_tokens(checker *c)
                    "generation); delete it");
         k++;
     }
-    if (!c->include_line && !c->include_quoted)
+    if (!c->include_line && !c->include_quoted && !c->kernel)
         report(c, R_INCLUDE, 1, 1, "the file must begin with `#include <asiarch.h>`, the DSL's only header");
 }
 
@@ -1704,6 +1758,11 @@ static void check_cast(checker *c, int i)
     CXType from = e >= 0 ? node_type(c, e) : to;
     if (is_pointer(to) || is_pointer(from)) {
         if (is_layer_pointer(c, to) && is_layer_pointer(c, from)) return;
+        /* a kernel may view its buffers as other element types; it may
+         * not make a pointer from a number, or a number from a pointer */
+        if (c->kernel && is_pointer(to) && is_pointer(from) && !is_function(clang_getPointeeType(to)) &&
+            !is_function(clang_getPointeeType(from)))
+            return;
         char ts[256], fs[256];
         type_name(to, ts, sizeof ts);
         type_name(from, fs, sizeof fs);
@@ -2514,11 +2573,12 @@ int jit_check_size(const jit_source *src, aa_reports *out)
     return 1;
 }
 
-int jit_check_in_process(const jit_source *src, aa_reports *out)
+int jit_check_in_process(const jit_source *src, int kernel, aa_reports *out)
 {
     checker c;
     memset(&c, 0, sizeof c);
     c.src = src;
+    c.kernel = kernel;
     c.source = src->text ? src->text : "";
     c.len = src->text ? strnlen(src->text, src->len) : 0;
 
@@ -2550,7 +2610,7 @@ int jit_check_in_process(const jit_source *src, aa_reports *out)
     check_tokens(&c);
     check_nodes(&c);
     check_recursion(&c);
-    check_mixer(&c);
+    if (!kernel) check_mixer(&c);   /* a kernel's entry: its declaration (proto/spec.c) */
     check_diagnostics(&c);
     if (c.oom) goto oom;
     result = emit_reports(&c, out);

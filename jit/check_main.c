@@ -9,7 +9,11 @@
  * source on stdin, and reads the verdict back. A crash here becomes a
  * check/crash report; nothing reaches the supervisor.
  *
- *   asiarch-check PATH < SOURCE
+ *   asiarch-check [--kernel c] PATH < SOURCE
+ *
+ * --kernel c: the file is a C kernel of `asiarch jit`, checked with the
+ * kernel rules (pointers and parameter-bounded loops allowed) and its
+ * @kernel declaration.
  *
  * PATH only names the file in reports. The verdict is the last line of
  * stdout: the marker, the number of violations (-1: the checker could not
@@ -46,19 +50,21 @@ static char *read_stdin(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: asiarch-check PATH < SOURCE (run by asiarch; not meant to be used by hand)\n");
+    int kernel = argc == 4 && !strcmp(argv[1], "--kernel") && !strcmp(argv[2], "c");
+    if (argc != 2 && !kernel) {
+        fprintf(stderr, "usage: asiarch-check [--kernel c] PATH < SOURCE (run by asiarch; not meant to be used by hand)\n");
         return 2;
     }
+    const char *path = argv[argc - 1];
     aa_reports reps = {0};
     jit_source src = {0};
     char *text = read_stdin();
     int n = -1;
-    if (!text || jit_source_from_string(argv[1], text, &src) < 0)
-        aa_report_add(&reps, "check", argv[1], 0, 0, "check/internal",
+    if (!text || jit_source_from_string(path, text, &src) < 0)
+        aa_report_add(&reps, "check", path, 0, 0, "check/internal",
                       "the checker could not read the source it was given (out of memory or over 1 MiB)");
     else
-        n = jit_check_in_process(&src, &reps);
+        n = jit_check_in_process(&src, kernel, &reps);
     free(text);
     char *json = aa_reports_json(&reps);
     if (!json) return 3;

@@ -111,7 +111,7 @@ static void crash_report(aa_reports *out, const jit_source *src, const proc_resu
                   what, tail[0] ? ". Its last output: " : "", tail);
 }
 
-int jit_check(const jit_source *src, aa_reports *out)
+static int check_as(const jit_source *src, const char *mode, aa_reports *out)
 {
     if (jit_check_size(src, out)) return 1;
     char helper[PATH_MAX];
@@ -128,7 +128,12 @@ int jit_check(const jit_source *src, aa_reports *out)
                       "cannot hand the source to the checker: %s", strerror(errno));
         return -1;
     }
-    char *argv[] = {helper, (char *)src->path, NULL};
+    char *argv[] = {helper, (char *)src->path, NULL, NULL, NULL};
+    if (mode) {   /* asiarch-check --kernel c PATH */
+        argv[1] = "--kernel";
+        argv[2] = (char *)mode;
+        argv[3] = (char *)src->path;
+    }
     const char *t = getenv("ASIARCH_CHECK_TIMEOUT");
     double timeout_s = t && atof(t) > 0 ? atof(t) : CHECK_TIMEOUT_S;
     proc_opts opts = {.timeout_s = timeout_s, .max_output = CHECK_MAX_OUTPUT,
@@ -155,3 +160,7 @@ int jit_check(const jit_source *src, aa_reports *out)
     free(res.out);
     return n;
 }
+
+int jit_check(const jit_source *src, aa_reports *out) { return check_as(src, NULL, out); }
+
+int jit_check_kernel(const jit_source *src, aa_reports *out) { return check_as(src, "c", out); }

@@ -56,8 +56,8 @@
 /* Every flag that changes the bitcode. They are part of the cache key; the
  * include directory and file names, which vary per run, are not. */
 static const char *const clang_flags[] = {
-    "-x", "c", "-std=c17", "-O2",
-    "-nostdinc",                 /* only the embedded asiarch.h (-I below) */
+    "-x", "c", "-std=c17",
+    "-nostdinc",                 /* only the embedded header (-I below) */
     "-fno-builtin",              /* libm calls stay calls to the named function */
     /* Out-of-bounds indexing and out-of-range float->int casts trap
      * instead of reading or computing garbage; -fwrapv keeps the optimiser
@@ -78,6 +78,24 @@ static const char *const clang_flags[] = {
     "-emit-llvm", "-c",
 };
 #define N_FLAGS (sizeof clang_flags / sizeof clang_flags[0])
+
+/* What differs between a DSL candidate and a kernel file (asiarch jit):
+ * the header, and how hard the optimiser works. A kernel is compiled for
+ * this CPU (-march=native), so its cache key names the CPU too. */
+typedef struct mode {
+    const char *header_name;
+    const char *header;
+    const size_t *header_len;
+    const char *const *extra;   /* NULL-terminated */
+} mode;
+
+static const char *const dsl_extra[] = {"-O2", NULL};
+static const char *const kernel_extra[] = {"-O3", "-march=native", "-include", "asiarch_kernel.h", NULL};
+static const mode modes[2] = {
+    {"asiarch.h", jit_dsl_header, &jit_dsl_header_len, dsl_extra},
+    {"asiarch_kernel.h", jit_kernel_header, &jit_kernel_header_len, kernel_extra},
+};
+#define MAX_EXTRA 4
 
 void jit_compile_defaults(jit_compile_opts *o)
 {
@@ -234,47 +252,40 @@ static void cache_write(const char *entry, const char *sum_path, const jit_bitco
     if (jit_write_file_atomic(entry, bc->data, bc->len) == 0) jit_write_file_atomic(sum_path, sum, 65);
 }
 
-/* The embedded header's own hash names its directory (below). */
-static char header_tag[65];
-
-static void header_tag_init(void)
-{
-    const char *field[] = {jit_dsl_header};
-    size_t len[] = {jit_dsl_header_len};
-    if (jit_sha256_hex(field, len, 1, 0, header_tag) < 0) header_tag[0] = 0;
-}
-
-/* Put the embedded header at <root>/include/<hash of its text>/asiarch.h:
+/* Put a mode's embedded header at <root>/include/<hash of its text>/NAME:
  * one directory per header version, so two asiarch builds sharing a cache
  * never see each other's header. Writes that directory into dir. */
-static int ensure_header(const char *root, char *dir, size_t dirlen)
+static int ensure_header(const char *root, const mode *md, char *dir, size_t dirlen)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, header_tag_init);
-    if (!header_tag[0]) return -1;
-    if (snprintf(dir, dirlen, "%s/include/%.16s", root, header_tag) >= (int)dirlen) return -1;
+    char tag[65];
+    const char *field[] = {md->header};
+    size_t len = *md->header_len;
+    if (jit_sha256_hex(field, &len, 1, 0, tag) < 0) return -1;
+    if (snprintf(dir, dirlen, "%s/include/%.16s", root, tag) >= (int)dirlen) return -1;
     char file[PATH_MAX];
-    if (snprintf(file, sizeof file, "%s/asiarch.h", dir) >= (int)sizeof file) return -1;
-    size_t len = 0;
-    unsigned char *have = jit_read_file(file, &len);
-    int same = have && len == jit_dsl_header_len && memcmp(have, jit_dsl_header, len) == 0;
+    if (snprintf(file, sizeof file, "%s/%s", dir, md->header_name) >= (int)sizeof file) return -1;
+    size_t have_len = 0;
+    unsigned char *have = jit_read_file(file, &have_len);
+    int same = have && have_len == len && memcmp(have, md->header, len) == 0;
     free(have);
     if (same) return 0;
     if (jit_mkdir_p(dir) < 0) return -1;
-    return jit_write_file_atomic(file, jit_dsl_header, jit_dsl_header_len);
+    return jit_write_file_atomic(file, md->header, len);
 }
 
-/* key = SHA-256(format tag, source, flags, clang --version, header). */
-static int cache_key(const jit_source *src, const char *version, char key[65])
+/* key = SHA-256(format tag, source, flags, clang --version, header[, CPU]). */
+static int cache_key(const jit_source *src, const mode *md, int kernel, const char *version, char key[65])
 {
-    const char *field[N_FLAGS + 4];
-    size_t len[N_FLAGS + 4];
+    const char *field[N_FLAGS + MAX_EXTRA + 6];
+    size_t len[N_FLAGS + MAX_EXTRA + 6];
     int n = 0;
     field[n] = "asiarch-bitcode-v1"; len[n] = strlen(field[n]); n++;
     field[n] = src->text; len[n] = src->len; n++;
     for (size_t i = 0; i < N_FLAGS; i++, n++) { field[n] = clang_flags[i]; len[n] = strlen(clang_flags[i]); }
+    for (int i = 0; md->extra[i]; i++, n++) { field[n] = md->extra[i]; len[n] = strlen(md->extra[i]); }
     field[n] = version; len[n] = strlen(version); n++;
-    field[n] = jit_dsl_header; len[n] = jit_dsl_header_len; n++;
+    field[n] = md->header; len[n] = *md->header_len; n++;
+    if (kernel) { field[n] = jit_host_cpu_text(); len[n] = strlen(field[n]); n++; }
     return jit_sha256_hex(field, len, n, 1, key);
 }
 
@@ -398,7 +409,7 @@ static int io_fail(aa_reports *reps, const char *path, const char *what, const c
 
 /* Compile src->text in a fresh temporary directory; the bitcode into out. */
 static int run_clang(const jit_source *src, const char *clang, const char *cache_root, const jit_compile_opts *o,
-                     jit_bitcode *out, aa_reports *reps)
+                     const mode *md, jit_bitcode *out, aa_reports *reps)
 {
     const char *tmp = getenv("TMPDIR");
     char dir[PATH_MAX];
@@ -409,10 +420,10 @@ static int run_clang(const jit_source *src, const char *clang, const char *cache
     char inc[PATH_MAX + 16], file[PATH_MAX + 32];
     /* The header lives in the cache when there is one; otherwise (read-only
      * home, say) in the temporary directory. */
-    if (!cache_root || ensure_header(cache_root, inc, sizeof inc) < 0) {
+    if (!cache_root || ensure_header(cache_root, md, inc, sizeof inc) < 0) {
         snprintf(inc, sizeof inc, "%s/include", dir);
-        snprintf(file, sizeof file, "%s/asiarch.h", inc);
-        if (mkdir(inc, 0755) < 0 || jit_write_file_atomic(file, jit_dsl_header, jit_dsl_header_len) < 0) {
+        snprintf(file, sizeof file, "%s/%s", inc, md->header_name);
+        if (mkdir(inc, 0755) < 0 || jit_write_file_atomic(file, md->header, *md->header_len) < 0) {
             io_fail(reps, src->path, "write the DSL header to", inc);
             goto done;
         }
@@ -427,10 +438,11 @@ static int run_clang(const jit_source *src, const char *clang, const char *cache
      * "include" in the debug info so the bitcode does not. */
     char prefix_map[PATH_MAX + 64];
     snprintf(prefix_map, sizeof prefix_map, "-fdebug-prefix-map=%s=include", inc);
-    char *argv[N_FLAGS + 8];
+    char *argv[N_FLAGS + MAX_EXTRA + 8];
     int n = 0;
     argv[n++] = (char *)clang;
     for (size_t i = 0; i < N_FLAGS; i++) argv[n++] = (char *)clang_flags[i];
+    for (int i = 0; md->extra[i]; i++) argv[n++] = (char *)md->extra[i];
     argv[n++] = "-I";
     argv[n++] = inc;
     argv[n++] = prefix_map;
@@ -472,7 +484,8 @@ int jit_compile(const jit_source *src, const jit_compile_opts *opts, jit_bitcode
     const char *clang = clang_path(found, sizeof found);
     const char *version = clang_version(clang, src->path, reps);
     if (!version) return -1;
-    if (cache_key(src, version, out->key) < 0) {
+    const mode *md = &modes[o.kernel ? 1 : 0];
+    if (cache_key(src, md, o.kernel, version, out->key) < 0) {
         aa_report_add(reps, "compile", src->path, 0, 0, "compile/io",
                       "SHA-256 from OpenSSL's libcrypto failed; check the OpenSSL installation");
         return -1;
@@ -493,7 +506,7 @@ int jit_compile(const jit_source *src, const jit_compile_opts *opts, jit_bitcode
     }
 
     if (o.use_cache && cache_root && cache_read(entry, sum_path, out) == 0) return 0;
-    if (run_clang(src, clang, cache_root, &o, out, reps) < 0) {
+    if (run_clang(src, clang, cache_root, &o, md, out, reps) < 0) {
         jit_bitcode_free(out);
         return -1;
     }

@@ -73,6 +73,12 @@ void jit_name_sanitise(const char *in, char *out, size_t len);
  * deadline, never in the caller: an input that crashes or stalls it is one
  * violation, check/crash or check/timeout (line 0), and the caller goes on. */
 int jit_check(const jit_source *src, aa_reports *out);
+/* The same for a C kernel file of `asiarch jit` (proto.h): its @kernel
+ * declaration, and the kernel rules: pointers into its buffers and loops
+ * bounded by its parameters are allowed; asm, attributes, calls outside
+ * asiarch_kernel.h and its own functions, mutable globals, recursion,
+ * includes and macros are not. Rule ids read kernel/... */
+int jit_check_kernel(const jit_source *src, aa_reports *out);
 
 /* ---- compile ---------------------------------------------------------------- */
 
@@ -81,6 +87,7 @@ typedef struct jit_compile_opts {
     const char *cache_dir;  /* NULL: $XDG_CACHE_HOME/asiarch or ~/.cache/asiarch */
     double timeout_s;       /* wall-clock limit for clang (default 20) */
     size_t max_output;      /* cap on clang's diagnostics captured (default 64 KiB) */
+    int kernel;             /* a kernel file of `asiarch jit`: asiarch_kernel.h, -O3 -march=native */
 } jit_compile_opts;
 
 typedef struct jit_bitcode {
@@ -124,6 +131,25 @@ void *jit_resolve_scalar(void *module, const char *symbol, int nargs);
 /* The LLVM IR that was loaded, as text (malloc'd; for `asiarch ir --llvm`). */
 char *jit_llvm_ir(const jit_module *m);
 void jit_unload(jit_module *m);
+
+/* ---- kernels (asiarch jit) ----------------------------------------------------- */
+
+/* A symbol a kernel may link against: its name and the host's address. */
+typedef struct jit_symbol {
+    const char *name;
+    void *address;
+} jit_symbol;
+
+/* Load a kernel file's bitcode: as jit_load, but the module links only
+ * symbols[0..n) and must define `entry` (any type: the caller knows it).
+ * No AA_NAME: jit_name is the file's stem. */
+jit_module *jit_load_kernel(const jit_bitcode *bc, const jit_source *src, const jit_symbol *symbols, int n,
+                            const char *entry, aa_reports *reps);
+/* The entry's address (jit_load: the mixer). */
+void *jit_entry(const jit_module *m);
+/* The machine code of bitcode for this CPU, as assembly text (malloc'd),
+ * or NULL with a stage-"link" report. Nothing is linked or run. */
+char *jit_bitcode_asm(const jit_bitcode *bc, const jit_source *src, aa_reports *reps);
 
 /* The names a candidate may link against (NULL-terminated; for tests and
  * the auditing docs). */

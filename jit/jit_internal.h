@@ -46,7 +46,7 @@ double jit_now_s(void);
  * libclang may crash on hostile input, so nothing that must survive
  * (the CLI, the orchestrator) calls this: they call jit_check, which runs
  * it in a contained child. */
-int jit_check_in_process(const jit_source *src, aa_reports *out);
+int jit_check_in_process(const jit_source *src, int kernel, aa_reports *out);
 /* 1 with a dsl/source-too-large report when the text is over 1 MiB (the
  * helper is not even started), else 0. */
 int jit_check_size(const jit_source *src, aa_reports *out);
@@ -63,5 +63,14 @@ unsigned char *jit_read_file(const char *path, size_t *len);
 int jit_sha256_hex(const char *const *fields, const size_t *lens, int n, int framed, char out[65]);
 /* $XDG_CACHE_HOME/asiarch, else ~/.cache/asiarch; -1 when there is no home. */
 int jit_cache_root(char *buf, size_t len);
+
+/* This CPU as LLVM names it, with its features ("znver3 +avx2,+fma,..."):
+ * what -march=native compiles for, so part of a kernel's cache key
+ * (load.c; computed once). */
+const char *jit_host_cpu_text(void);
+
+/* The text of include/asiarch_kernel.h, compiled into the binary. */
+extern const char jit_kernel_header[];
+extern const size_t jit_kernel_header_len;
 
 #endif

@@ -43,16 +43,28 @@
 #include <llvm-c/LLJIT.h>
 #include <llvm-c/Orc.h>
 #include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
 
 #include "jit.h"
+#include "jit_internal.h"
 
 void *jit__symbol_address(size_t i);   /* symbols.c */
 
 #define MSG_CAP 4096
 
+/* What a module may link against and must define: the DSL's table and
+ * `mixer` (jit_load), or a kernel's table and entry (jit_load_kernel). */
+typedef struct linkage {
+    const jit_symbol *symbols;  /* NULL: the DSL's (symbols.c) */
+    int n;
+    const char *entry;
+} linkage;
+
 struct jit_module {
     LLVMOrcLLJITRef jit;
+    linkage link;
     aa_t (*mixer)(aa_layer *, aa_t);
+    void *entry;
     char *name, *motivation;   /* copies of the AA_NAME/AA_MOTIVATION strings */
     char *ir;                  /* the module as loaded, as text */
     char **defined;            /* functions the candidate defines (jit_lookup) */
@@ -171,12 +183,16 @@ static void report_at(aa_reports *reps, const jit_source *src, int line, int col
     if (src && src->text) aa_report_snippet(r, src->text, src->len);
 }
 
-static void report_undefined(aa_reports *reps, const jit_source *src, const char *name, int is_data,
-                             unsigned line, unsigned col)
+static void report_undefined(const jit_module *m, aa_reports *reps, const jit_source *src, const char *name,
+                             int is_data, unsigned line, unsigned col)
 {
     int l = (int)line, c = (int)col;
     if (!l) find_in_source(src, name, !is_data, &l, &c);
-    if (is_data)
+    if (m->link.symbols)
+        report_at(reps, src, l, c, "link/undefined-symbol",
+                  "%s is not available to a kernel: a kernel file links only the functions asiarch_kernel.h "
+                  "declares (math, ak_sgemm) and what it defines itself; no libc, no system calls", name);
+    else if (is_data)
         report_at(reps, src, l, c, "link/undefined-symbol",
                   "%s is not part of the DSL: a candidate cannot use variables from outside its file; only "
                   "functions declared in asiarch.h, the math functions it lists and functions and constants "
@@ -189,8 +205,13 @@ static void report_undefined(aa_reports *reps, const jit_source *src, const char
 
 /* ---- layer 1: the module scan ------------------------------------------------------------- */
 
-static int allowed(const char *name)
+static int allowed(const jit_module *m, const char *name)
 {
+    if (m->link.symbols) {
+        for (int i = 0; i < m->link.n; i++)
+            if (strcmp(m->link.symbols[i].name, name) == 0) return 1;
+        return 0;
+    }
     for (const char *const *s = jit_allowed_symbols(); *s; s++)
         if (strcmp(*s, name) == 0) return 1;
     return 0;
@@ -308,10 +329,10 @@ static int scan_functions(LLVMModuleRef mod, jit_module *m, const jit_source *sr
         const char *name = name_of(f);
         if (LLVMGetIntrinsicID(f)) continue;   /* llvm.*: lowered by the code generator */
         if (LLVMIsDeclaration(f)) {
-            if (allowed(name) || strcmp(name, "mixer") == 0) continue;   /* no-mixer says it better */
+            if (allowed(m, name) || strcmp(name, m->link.entry) == 0) continue;   /* no-entry says it better */
             unsigned line = 0, col = 0;
             earliest_use(f, 0, &line, &col);
-            report_undefined(reps, src, name, 0, line, col);
+            report_undefined(m, reps, src, name, 0, line, col);
             bad++;
             continue;
         }
@@ -319,7 +340,7 @@ static int scan_functions(LLVMModuleRef mod, jit_module *m, const jit_source *sr
         bad += scan_section(f, src, reps);
         bad += scan_frame(f, td, src, reps);
         if (is_local(f)) continue;
-        if (allowed(name)) {
+        if (allowed(m, name)) {
             int l, c;
             find_in_source(src, name, 1, &l, &c);
             report_at(reps, src, l, c, "link/duplicate-symbol",
@@ -334,7 +355,7 @@ static int scan_functions(LLVMModuleRef mod, jit_module *m, const jit_source *sr
     return bad;
 }
 
-static int scan_globals(LLVMModuleRef mod, const jit_source *src, aa_reports *reps)
+static int scan_globals(LLVMModuleRef mod, const jit_module *m, const jit_source *src, aa_reports *reps)
 {
     int bad = 0;
     for (LLVMValueRef g = LLVMGetFirstGlobal(mod); g; g = LLVMGetNextGlobal(g)) {
@@ -348,9 +369,9 @@ static int scan_globals(LLVMModuleRef mod, const jit_source *src, aa_reports *re
         } else if (LLVMIsDeclaration(g)) {
             unsigned line = 0, col = 0;
             earliest_use(g, 0, &line, &col);
-            report_undefined(reps, src, name, 1, line, col);
+            report_undefined(m, reps, src, name, 1, line, col);
             bad++;
-        } else if (!is_local(g) && allowed(name)) {
+        } else if (!is_local(g) && allowed(m, name)) {
             report_at(reps, src, 0, 0, "link/duplicate-symbol",
                       "%s is provided by the DSL and cannot be defined by a candidate; rename it", name);
             bad++;
@@ -364,7 +385,7 @@ static int scan_globals(LLVMModuleRef mod, const jit_source *src, aa_reports *re
         bad += scan_section(g, src, reps);
     }
     for (LLVMValueRef a = LLVMGetFirstGlobalAlias(mod); a; a = LLVMGetNextGlobalAlias(a))
-        if (allowed(name_of(a))) {
+        if (allowed(m, name_of(a))) {
             report_at(reps, src, 0, 0, "link/duplicate-symbol",
                       "%s is provided by the DSL and cannot be defined by a candidate", name_of(a));
             bad++;
@@ -461,16 +482,18 @@ static char *meta_string(LLVMModuleRef mod, const char *symbol)
 /* ---- layer 2: the JIT ---------------------------------------------------------------------- */
 
 /* The allow-list, as absolute symbols in the main JITDylib. */
-static LLVMErrorRef define_allowed(LLVMOrcLLJITRef j)
+static LLVMErrorRef define_allowed(LLVMOrcLLJITRef j, const linkage *lk)
 {
     const char *const *names = jit_allowed_symbols();
     size_t n = 0;
-    while (names[n]) n++;
+    if (lk->symbols) n = (size_t)lk->n;
+    else while (names[n]) n++;
     LLVMJITCSymbolMapPair *pairs = calloc(n, sizeof *pairs);
     if (!pairs) return LLVMCreateStringError("out of memory defining the DSL's symbols");
     for (size_t i = 0; i < n; i++) {
-        pairs[i].Name = LLVMOrcLLJITMangleAndIntern(j, names[i]);
-        pairs[i].Sym.Address = (LLVMOrcExecutorAddress)(uintptr_t)jit__symbol_address(i);
+        pairs[i].Name = LLVMOrcLLJITMangleAndIntern(j, lk->symbols ? lk->symbols[i].name : names[i]);
+        pairs[i].Sym.Address =
+            (LLVMOrcExecutorAddress)(uintptr_t)(lk->symbols ? lk->symbols[i].address : jit__symbol_address(i));
         pairs[i].Sym.Flags.GenericFlags = LLVMJITSymbolGenericFlagsExported | LLVMJITSymbolGenericFlagsCallable;
         pairs[i].Sym.Flags.TargetFlags = 0;
     }
@@ -484,7 +507,7 @@ static LLVMErrorRef define_allowed(LLVMOrcLLJITRef j)
 
 /* Names listed in "Symbols not found: [ a, b ]" anywhere in text: one
  * report each (skipping repeats). Returns how many. */
-static int report_missing(const char *text, const jit_source *src, aa_reports *reps)
+static int report_missing(const jit_module *m, const char *text, const jit_source *src, aa_reports *reps)
 {
     static const char tag[] = "Symbols not found: [";
     char seen[MSG_CAP] = " ";
@@ -504,7 +527,7 @@ static int report_missing(const char *text, const jit_source *src, aa_reports *r
                 if (!strstr(seen, key) && strlen(seen) + strlen(key) < sizeof seen) {
                     strcat(seen, name);
                     strcat(seen, " ");
-                    report_undefined(reps, src, name, 0, 0, 0);
+                    report_undefined(m, reps, src, name, 0, 0, 0);
                     n++;
                 }
             }
@@ -538,7 +561,7 @@ static int jit_module_in(jit_module *m, LLVMOrcThreadSafeContextRef tsc, LLVMMod
         return -1;
     }
     LLVMOrcExecutionSessionSetErrorReporter(LLVMOrcLLJITGetExecutionSession(m->jit), on_session_error, m);
-    if ((err = define_allowed(m->jit))) {
+    if ((err = define_allowed(m->jit, &m->link))) {
         take_error(m, err, msg, sizeof msg);
         LLVMDisposeModule(mod);
         report_at(reps, src, 0, 0, "link/jit", "cannot define the DSL's symbols in the JIT: %s", msg);
@@ -550,11 +573,12 @@ static int jit_module_in(jit_module *m, LLVMOrcThreadSafeContextRef tsc, LLVMMod
         report_at(reps, src, 0, 0, "link/jit", "the JIT refused the module: %s", msg);
         return -1;
     }
-    m->mixer = (aa_t(*)(aa_layer *, aa_t))(uintptr_t)lookup(m, "mixer", msg, sizeof msg);
-    if (!m->mixer) {
+    m->entry = lookup(m, m->link.entry, msg, sizeof msg);
+    if (!m->link.symbols) m->mixer = (aa_t(*)(aa_layer *, aa_t))(uintptr_t)m->entry;
+    if (!m->entry) {
         /* Compiling the module failed: most likely a reference the code
          * generator added (and layer 1 could not see) has no definition. */
-        if (report_missing(m->errors, src, reps) == 0)
+        if (report_missing(m, m->errors, src, reps) == 0)
             report_at(reps, src, 0, 0, "link/jit", "the candidate could not be compiled and linked: %s", m->errors);
         return -1;
     }
@@ -582,7 +606,18 @@ static char *file_stem(const char *path)
     return strdup(name);
 }
 
-jit_module *jit_load(const jit_bitcode *bc, const jit_source *src, aa_reports *reps)
+/* A kernel's entry must be defined here and visible (the harness calls it). */
+static int scan_entry(LLVMModuleRef mod, const char *entry, const jit_source *src, aa_reports *reps)
+{
+    LLVMValueRef f = LLVMGetNamedFunction(mod, entry);
+    if (f && !LLVMIsDeclaration(f) && !is_local(f)) return 0;
+    int l = 0, c = 0;
+    if (f) find_in_source(src, entry, 1, &l, &c);
+    report_at(reps, src, l, c, "link/no-entry", "the module does not define %s with external linkage", entry);
+    return 1;
+}
+
+static jit_module *load_module(const jit_bitcode *bc, const jit_source *src, linkage link, aa_reports *reps)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, init_llvm);
@@ -606,6 +641,7 @@ jit_module *jit_load(const jit_bitcode *bc, const jit_source *src, aa_reports *r
         report_at(reps, src, 0, 0, "link/jit", "out of memory while loading the candidate");
         return NULL;
     }
+    m->link = link;
     LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
     LLVMContextSetDiagnosticHandler(LLVMOrcThreadSafeContextGetContext(tsc), on_diagnostic, m);
 
@@ -631,13 +667,15 @@ jit_module *jit_load(const jit_bitcode *bc, const jit_source *src, aa_reports *r
     /* Layer 1. Each scan reports on its own; run them all so one load
      * lists every problem. */
     bad = scan_target(mod, src, reps);
-    bad += scan_mixer(mod, src, reps);
+    bad += link.symbols ? scan_entry(mod, link.entry, src, reps) : scan_mixer(mod, src, reps);
     bad += scan_functions(mod, m, src, reps);
-    bad += scan_globals(mod, src, reps);
+    bad += scan_globals(mod, m, src, reps);
     if (bad) goto fail;
 
-    m->name = meta_string(mod, "aa_meta_name");
-    m->motivation = meta_string(mod, "aa_meta_motivation");
+    if (!link.symbols) {
+        m->name = meta_string(mod, "aa_meta_name");
+        m->motivation = meta_string(mod, "aa_meta_motivation");
+    }
     char *ir = LLVMPrintModuleToString(mod);
     m->ir = strdup(ir);
     LLVMDisposeMessage(ir);
@@ -670,6 +708,78 @@ fail:
     if (tsc) LLVMOrcDisposeThreadSafeContext(tsc);
     jit_unload(m);
     return NULL;
+}
+
+static char host_cpu[8192];
+
+static void host_cpu_init(void)
+{
+    char *name = LLVMGetHostCPUName(), *features = LLVMGetHostCPUFeatures();
+    snprintf(host_cpu, sizeof host_cpu, "%s %s", name ? name : "?", features ? features : "");
+    LLVMDisposeMessage(name);
+    LLVMDisposeMessage(features);
+}
+
+const char *jit_host_cpu_text(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, host_cpu_init);
+    return host_cpu;
+}
+
+jit_module *jit_load(const jit_bitcode *bc, const jit_source *src, aa_reports *reps)
+{
+    return load_module(bc, src, (linkage){.entry = "mixer"}, reps);
+}
+
+jit_module *jit_load_kernel(const jit_bitcode *bc, const jit_source *src, const jit_symbol *symbols, int n,
+                            const char *entry, aa_reports *reps)
+{
+    return load_module(bc, src, (linkage){.symbols = symbols, .n = n, .entry = entry}, reps);
+}
+
+void *jit_entry(const jit_module *m) { return m ? m->entry : NULL; }
+
+/* The bitcode's machine code for this CPU, as assembly text: code
+ * generation only (nothing is linked or run), with LLVM's own printer. */
+char *jit_bitcode_asm(const jit_bitcode *bc, const jit_source *src, aa_reports *reps)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, init_llvm);
+    if (!bc || !bc->data || bc->len < 8 || memcmp(bc->data, "BC\xC0\xDE", 4) != 0) {
+        report_at(reps, src, 0, 0, "link/bitcode", "no bitcode to translate; compile the file first");
+        return NULL;
+    }
+    LLVMContextRef ctx = LLVMContextCreate();
+    LLVMMemoryBufferRef mb = LLVMCreateMemoryBufferWithMemoryRange((const char *)bc->data, bc->len, "kernel.bc", 0);
+    LLVMModuleRef mod = NULL;
+    char *text = NULL, *msg = NULL;
+    if (LLVMParseBitcodeInContext2(ctx, mb, &mod)) {
+        report_at(reps, src, 0, 0, "link/bitcode", "the bitcode cannot be read; compile the file again");
+        goto done;
+    }
+    char *triple = LLVMGetDefaultTargetTriple(), *cpu = LLVMGetHostCPUName(), *features = LLVMGetHostCPUFeatures();
+    LLVMTargetRef target;
+    LLVMTargetMachineRef tm = NULL;
+    if (!LLVMGetTargetFromTriple(triple, &target, &msg))
+        tm = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelAggressive, LLVMRelocDefault,
+                                     LLVMCodeModelJITDefault);
+    LLVMMemoryBufferRef out = NULL;
+    if (!tm || LLVMTargetMachineEmitToMemoryBuffer(tm, mod, LLVMAssemblyFile, &msg, &out))
+        report_at(reps, src, 0, 0, "link/jit", "LLVM could not generate code for %s: %s", triple, msg ? msg : "?");
+    else
+        text = strndup(LLVMGetBufferStart(out), LLVMGetBufferSize(out));
+    if (out) LLVMDisposeMemoryBuffer(out);
+    if (tm) LLVMDisposeTargetMachine(tm);
+    LLVMDisposeMessage(triple);
+    LLVMDisposeMessage(cpu);
+    LLVMDisposeMessage(features);
+done:
+    if (msg) LLVMDisposeMessage(msg);
+    if (mod) LLVMDisposeModule(mod);
+    LLVMDisposeMemoryBuffer(mb);
+    LLVMContextDispose(ctx);
+    return text;
 }
 
 aa_t (*jit_mixer(const jit_module *m))(aa_layer *, aa_t) { return m ? m->mixer : NULL; }

@@ -35,6 +35,16 @@ typedef struct runner {
     sb_attack_result attack;
     sb_attack_ctx attack_ctx;
     gpu_dev *gpu;
+    /* KERNEL: the kernel file and its reference */
+    struct kernel_side {
+        const char *text, *bitcode;
+        size_t text_len, bitcode_len;
+        jit_source src;
+        kp_spec spec;
+        jit_module *module;
+        char *cuda_source;
+        kp_program prog;
+    } kern, ref;
 } runner;
 
 static void send_reports(runner *r)
@@ -79,12 +89,18 @@ static void read_job(runner *r)
     sb_wire_job *j = body;
     if (len < sizeof *j || j->magic != SB_WIRE_MAGIC || j->job_size != sizeof *j ||
         j->config_size != sizeof(rt_config) || j->report_size != sizeof(aa_report) ||
-        len != sizeof *j + j->source_len + j->bitcode_len + j->syscalls_len)
+        len != sizeof *j + j->source_len + j->bitcode_len + j->syscalls_len + j->ref_source_len + j->ref_bitcode_len)
         fail_setup(r, "the job does not match this runner (a runner from another build of asiarch?)");
     r->job = j;
     r->source_text = (const char *)body + sizeof *j;
     r->bitcode = r->source_text + j->source_len;
     r->syscalls = r->bitcode + j->bitcode_len;
+    r->kern = (struct kernel_side){.text = r->source_text, .text_len = j->source_len, .bitcode = r->bitcode,
+                                   .bitcode_len = j->bitcode_len};
+    r->ref.text = r->syscalls + j->syscalls_len;
+    r->ref.text_len = j->ref_source_len;
+    r->ref.bitcode = r->ref.text + j->ref_source_len;
+    r->ref.bitcode_len = j->ref_bitcode_len;
 }
 
 static void read_data(runner *r)
@@ -111,10 +127,51 @@ static void open_save(runner *r)
 
 /* The mixer: a reference, or the candidate's bitcode loaded and linked now,
  * which maps all of its executable memory. */
+/* One side of a kernel job: its declaration read again (the same parser
+ * as the supervisor's), and a C module loaded and linked now. */
+static void load_kernel_side(runner *r, struct kernel_side *k, const char *path, kp_lang lang)
+{
+    char *text = strndup(k->text, k->text_len);
+    if (!text || jit_source_from_string(path, text, &k->src) < 0) fail_setup(r, "out of memory");
+    free(text);
+    if (kp_spec_parse(&k->src, lang, &k->spec, &r->reports) != 0) finish(r, 0);
+    k->prog.spec = &k->spec;
+    if (lang == KP_CUDA) {
+        k->cuda_source = kp_cuda_source(k->src.path, k->src.text);
+        if (!k->cuda_source) fail_setup(r, "out of memory");
+        k->prog.file = k->src.path;
+        k->prog.source = k->cuda_source;
+        return;
+    }
+    int n;
+    const jit_symbol *syms = kp_symbols(&n);
+    jit_bitcode bc = {.data = (unsigned char *)k->bitcode, .len = k->bitcode_len};
+    k->module = jit_load_kernel(&bc, &k->src, syms, n, KP_TRAMPOLINE, &r->reports);
+    if (!k->module) finish(r, 0);
+    for (int i = 0; jit_function_name(k->module, i); i++) {
+        const char *name = jit_function_name(k->module, i);
+        if (strcmp(name, KP_TRAMPOLINE)) sb_note_candidate_function(name, jit_lookup(k->module, name));
+    }
+    k->prog.call = (void (*)(void *const *, const long long *))(uintptr_t)jit_entry(k->module);
+}
+
+static void load_kernels(runner *r)
+{
+    const sb_wire_job *j = r->job;
+    load_kernel_side(r, &r->kern, j->source_path, (kp_lang)j->kernel.lang);
+    if (j->kernel.n_values != r->kern.spec.n_params) fail_setup(r, "the kernel's parameters changed under the job");
+    for (int i = 0; i < j->kernel.n_values; i++) r->kern.spec.params[i].value = j->kernel.values[i];
+    if (j->ref_source_len) load_kernel_side(r, &r->ref, r->kern.spec.ref[0] ? r->kern.spec.ref : "reference", (kp_lang)j->kernel.ref_lang);
+}
+
 static void load_mixer(runner *r)
 {
     const sb_wire_job *j = r->job;
     if (j->kind == SB_JOB_ATTACK || j->kind == SB_JOB_SYSCALLS) return;
+    if (j->kind == SB_JOB_KERNEL) {
+        load_kernels(r);
+        return;
+    }
     if (!j->bitcode_len) {
         const arch_ref *ref = arch_find(j->reference);
         if (!ref) fail_setup(r, "unknown reference mixer '%.64s'", j->reference);
@@ -266,6 +323,26 @@ static void run_ir(runner *r)
     ir_graph_free(g);
 }
 
+static void send_regions(void *ctx, const kp_region *regions, int n)
+{
+    (void)ctx;
+    sb_send(SB_FD_CHANNEL, SB_MSG_REGIONS, regions, sizeof *regions * (size_t)n);
+}
+
+static void run_kernel(runner *r)
+{
+    r->kern.prog.gpu = r->ref.prog.gpu = r->gpu;
+    kp_outcome out;
+    char err[600];
+    kp_program *ref = r->job->ref_source_len ? &r->ref.prog : NULL;
+    if (kp_run(&r->kern.prog, ref, &r->job->kernel.opts, send_regions, NULL, &out, err, sizeof err) < 0) {
+        aa_report_add(&r->reports, "run", r->kern.src.path, 0, 0, "jit/run", "%s", err);
+        return;
+    }
+    if (r->gpu) snprintf(out.device, sizeof out.device, "%s", gpu_name(r->gpu));
+    sb_send(SB_FD_CHANNEL, SB_MSG_KERNEL, &out, sizeof out);
+}
+
 static void run_attack(runner *r, int index)
 {
     sb_attack_run(index)(&r->attack_ctx);
@@ -303,6 +380,7 @@ int main(void)
     case SB_JOB_IR: run_ir(&r); break;
     case SB_JOB_EVAL: run_eval(&r); break;
     case SB_JOB_ATTACK: run_attack(&r, attack); break;
+    case SB_JOB_KERNEL: run_kernel(&r); break;
     case SB_JOB_SYSCALLS: sb_run_syscalls((const unsigned char *)r.syscalls, r.job->syscalls_len); break;
     default: fail_setup(&r, "unknown job kind %d", r.job->kind);
     }

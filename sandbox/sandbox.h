@@ -38,6 +38,7 @@
 #include <stdio.h>
 
 #include "jit.h"
+#include "proto.h"
 #include "report.h"
 #include "runtime.h"
 
@@ -73,7 +74,8 @@ typedef enum sb_job_kind {
     SB_JOB_IR = 2,      /* build and print the graph IR: text */
     SB_JOB_EVAL = 5,    /* load a checkpoint and evaluate: metrics */
     SB_JOB_ATTACK = 3,  /* one adversarial program of the self-test (no candidate) */
-    SB_JOB_SYSCALLS = 4 /* fuzzer-chosen system calls (fuzz/fuzz_sandbox.c) */
+    SB_JOB_SYSCALLS = 4,/* fuzzer-chosen system calls (fuzz/fuzz_sandbox.c) */
+    SB_JOB_KERNEL = 6   /* a kernel file of `asiarch jit`: run, compare, time: kp_outcome */
 } sb_job_kind;
 
 /* A step the runner reported, as the supervisor saw it. cpu_s is the
@@ -111,6 +113,12 @@ typedef struct sb_job {
     const char *train_path, *val_path;  /* token shards, opened here and passed as fds */
     const char *save_path;      /* TRAIN: parameters, written by the runner into PATH.tmp, renamed here */
     const char *checkpoint_path;/* EVAL: parameters to load (opened here, read by the runner) */
+
+    /* KERNEL: source/bitcode above are the kernel file (bitcode: C only);
+     * the reference, when there is one, here */
+    const kp_job *kernel;
+    const jit_source *ref_source;
+    const jit_bitcode *ref_bitcode;
 
     /* ATTACK */
     const char *attack;         /* a name from sb_attacks() */
@@ -166,6 +174,8 @@ typedef struct sb_result {
     int have_verify_info;
     rt_verify_info verify_info;
     char *text;                 /* IR job: the printed graph (malloc'd) */
+    int have_kernel;
+    kp_outcome kernel;          /* KERNEL job */
     sb_attack_result attack;
     char applied[512];          /* what the runner put in place: profile, namespaces, chroot, uid, ... */
     char violation[64];         /* SB_VIOLATION: the system call's name ("openat") */

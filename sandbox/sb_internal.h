@@ -40,6 +40,8 @@ typedef enum sb_msg_type {
     SB_MSG_TEXT,         /* runner: text (IR) */
     SB_MSG_ATTACK,       /* runner: sb_attack_result */
     SB_MSG_DONE,         /* runner: nothing more follows */
+    SB_MSG_KERNEL,       /* runner: kp_outcome */
+    SB_MSG_REGIONS,      /* runner: n x kp_region, before a kernel call in checked mode */
 } sb_msg_type;
 
 typedef struct sb_msg_header {
@@ -61,7 +63,8 @@ typedef struct sb_wire_job {
     char attack[64];
     char canary_dir[1024];
     char root_dir[1024];        /* the empty directory the runner chroots into */
-    uint64_t source_len, bitcode_len, syscalls_len;   /* payload, in this order, follows */
+    kp_job kernel;
+    uint64_t source_len, bitcode_len, syscalls_len, ref_source_len, ref_bitcode_len;   /* payload, in this order */
 } sb_wire_job;
 
 typedef struct sb_wire_locked {

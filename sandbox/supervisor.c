@@ -397,13 +397,18 @@ static int send_job(const sb_job *job, const runner *r)
     w->source_len = job->source ? job->source->len : 0;
     w->bitcode_len = job->bitcode ? job->bitcode->len : 0;
     w->syscalls_len = job->syscalls ? job->syscalls_len : 0;
-    size_t total = sizeof *w + w->source_len + w->bitcode_len + w->syscalls_len;
+    w->ref_source_len = job->ref_source ? job->ref_source->len : 0;
+    w->ref_bitcode_len = job->ref_bitcode ? job->ref_bitcode->len : 0;
+    if (job->kernel) w->kernel = *job->kernel;
+    size_t total = sizeof *w + w->source_len + w->bitcode_len + w->syscalls_len + w->ref_source_len + w->ref_bitcode_len;
     sb_msg_header h = {SB_MSG_JOB, (uint32_t)total};
     int rc = total > SB_MAX_MESSAGE ? -1 : send_all(r->channel, &h, sizeof h);
     if (rc == 0) rc = send_all(r->channel, w, sizeof *w);
     if (rc == 0 && w->source_len) rc = send_all(r->channel, job->source->text, w->source_len);
     if (rc == 0 && w->bitcode_len) rc = send_all(r->channel, job->bitcode->data, w->bitcode_len);
     if (rc == 0 && w->syscalls_len) rc = send_all(r->channel, job->syscalls, w->syscalls_len);
+    if (rc == 0 && w->ref_source_len) rc = send_all(r->channel, job->ref_source->text, w->ref_source_len);
+    if (rc == 0 && w->ref_bitcode_len) rc = send_all(r->channel, job->ref_bitcode->data, w->ref_bitcode_len);
     free(w);
     return rc;
 }
@@ -419,6 +424,8 @@ typedef struct watch {
     size_t output_bytes;
     sb_wire_death death;
     size_t death_len;
+    kp_region regions[KP_MAX_BUFFERS];   /* of the kernel call under way (checked mode) */
+    int n_regions;
     int done, killed;
     sb_outcome kill_reason;
     char kill_detail[256];
@@ -506,6 +513,23 @@ static int handle(watch *w, uint32_t type, const char *body, size_t len)
         if (len != sizeof(sb_attack_result)) return -1;
         memcpy(&res->attack, body, len);
         terminate(res->attack.text, sizeof res->attack.text);
+        return 0;
+    case SB_MSG_KERNEL:
+        if (len != sizeof(kp_outcome)) return -1;
+        memcpy(&res->kernel, body, len);
+        for (int i = 0; i < KP_MAX_BUFFERS; i++) terminate(res->kernel.outputs[i].name, sizeof res->kernel.outputs[i].name);
+        terminate(res->kernel.device, sizeof res->kernel.device);
+        if (res->kernel.n_outputs < 0 || res->kernel.n_outputs > KP_MAX_BUFFERS) return -1;
+        res->have_kernel = 1;
+        return 0;
+    case SB_MSG_REGIONS:
+        if (len % sizeof(kp_region) != 0 || len / sizeof(kp_region) > KP_MAX_BUFFERS) return -1;
+        memcpy(w->regions, body, len);
+        w->n_regions = (int)(len / sizeof(kp_region));
+        for (int i = 0; i < w->n_regions; i++) {
+            terminate(w->regions[i].name, sizeof w->regions[i].name);
+            terminate(w->regions[i].kernel, sizeof w->regions[i].kernel);
+        }
         return 0;
     case SB_MSG_DONE: w->done = 1; return 0;
     default: return -1;
@@ -658,6 +682,21 @@ static const char *trap_meaning(int sig)
     }
 }
 
+/* A kernel file in checked mode faulted in a guard: name the buffer and
+ * element (proto.h), as stage "run" rule "jit/out-of-bounds". 0 when the
+ * fault address is in no guard. */
+static int out_of_bounds(watch *w)
+{
+    char what[400], where[128];
+    if (!w->n_regions || !kp_describe_fault(w->regions, w->n_regions, w->death.addr, what, sizeof what)) return 0;
+    snprintf(where, sizeof where, "%.*s", (int)sizeof w->death.where, w->death.where);
+    w->res->outcome = SB_TRAP;
+    aa_report_add(&w->res->reports, "run", report_file(w->job), 0, 0, "jit/out-of-bounds",
+                  "out-of-bounds access to %s; the access was made %s (fault address 0x%llx)", what,
+                  strstr(where, "runtime") ? "in the harness" : where, (unsigned long long)w->death.addr);
+    return 1;
+}
+
 static void classify_death(watch *w)
 {
     sb_result *res = w->res;
@@ -680,6 +719,8 @@ static void classify_death(watch *w)
     } else if (d->kind == SB_DEATH_CPU) {
         report(res, w->job, SB_CPU_LIMIT, "sandbox/cpu-limit",
                "the runner used its %.0f s of CPU time (%s) and was stopped", w->job->limits.cpu_s, where);
+    } else if (d->kind == SB_DEATH_TRAP && d->signo == SIGSEGV && out_of_bounds(w)) {
+        /* a kernel file in checked mode ran into a guard: named in out_of_bounds */
     } else if (d->kind == SB_DEATH_TRAP) {
         char doing[256] = "";
         const char *phase = rt_phase_name((rt_phase)d->phase);

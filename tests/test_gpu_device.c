@@ -40,7 +40,7 @@ TEST(launch_checks_reach_the_caller)
     static const gpu_kernel unary = {"elementwise.cu", "aak_unary_fwd", NULL};
     CHECK(gpu_launch(d, &unary, gpu_grid_for(10), args, sizeof args) < 0);   /* wrong argument size */
     CHECK_STR_CONTAINS(gpu_error(d), "bytes of arguments");
-    CHECK(gpu_launch(d, &unary, (gpu_grid){1, 1, 2048}, args, sizeof args) < 0);
+    CHECK(gpu_launch(d, &unary, (gpu_grid){.blocks_x = 1, .blocks_y = 1, .threads = 2048}, args, sizeof args) < 0);
     CHECK_STR_CONTAINS(gpu_error(d), "bad launch");
     gpu_close(d);
 }

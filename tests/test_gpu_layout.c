@@ -225,7 +225,7 @@ TEST(binary_reductions_do_not_depend_on_the_grid)
             gpu_ptr gx = gpu_alloc(dev, (size_t)p.kept_n * sizeof(float));
             CHECK(gpu_zero(dev, gx, (size_t)p.kept_n) == 0);
             p.gx = (float *)(uintptr_t)gx;
-            gpu_grid grid = {(unsigned)blocks, 1, BLOCK};
+            gpu_grid grid = {.blocks_x = (unsigned)blocks, .blocks_y = 1, .threads = BLOCK};
             CHECK(gpu_launch(dev, &reduce, grid, &p, sizeof p) == 0);
             CHECK(gpu_download(dev, trial ? got : first, gx, (size_t)p.kept_n * sizeof(float)) == 0);
             if (trial) CHECK_MSG(memcmp(first, got, (size_t)p.kept_n * sizeof(float)) == 0, "%d blocks", blocks);
@@ -306,7 +306,7 @@ TEST(transpose_does_not_depend_on_the_grid)
                             .x = (const float *)(uintptr_t)gx, .y = (float *)(uintptr_t)gy};
     for (unsigned blocks = 1; blocks <= 7; blocks += 6) {
         CHECK(gpu_zero(dev, gy, n) == 0);
-        gpu_grid grid = {blocks, 1, BLOCK};
+        gpu_grid grid = {.blocks_x = blocks, .blocks_y = 1, .threads = BLOCK};
         CHECK(gpu_launch(dev, &transpose, grid, &p, sizeof p) == 0);
         CHECK_MSG(within(gy, ref, NULL, n), "%u blocks", blocks);
     }

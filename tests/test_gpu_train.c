@@ -658,7 +658,7 @@ TEST(kernels_are_right_on_small_grids)
     aak_trisolve_args t = {.batch = s.batch, .n = s.n, .m = s.m, .A = (const float *)(uintptr_t)put(A, na),
                            .rhs = (const float *)(uintptr_t)put(B, nx), .out = (float *)(uintptr_t)gX};
     const gpu_kernel trisolve = {"trisolve.cu", "aak_trisolve_fwd", NULL};
-    CHECK(gpu_launch(dev, &trisolve, (gpu_grid){1, 1, 32}, &t, sizeof t) == 0);
+    CHECK(gpu_launch(dev, &trisolve, (gpu_grid){.blocks_x = 1, .blocks_y = 1, .threads = 32}, &t, sizeof t) == 0);
     CHECK_WITHIN(gX, X, bound, nx, "trisolve forward on one block of 32 threads");
 
     embed_case e = {600, 300, 7};
@@ -670,7 +670,7 @@ TEST(kernels_are_right_on_small_grids)
     aak_embed_args a = {.n = (long long)e.n, .D = e.D, .V = e.V, .ids = (const int *)(uintptr_t)put_ids(ids, e.n),
                         .dy = (const float *)(uintptr_t)put(dy, ny), .dtable = (float *)(uintptr_t)gdtable};
     const gpu_kernel embed = {"train.cu", "aak_embed_bwd", NULL};
-    CHECK(gpu_launch(dev, &embed, (gpu_grid){3, 2, 32}, &a, sizeof a) == 0);
+    CHECK(gpu_launch(dev, &embed, (gpu_grid){.blocks_x = 3, .blocks_y = 2, .threads = 32}, &a, sizeof a) == 0);
     CHECK_WITHIN(gdtable, dtable, NULL, nt, "embed backward on 3 x 2 blocks of 32 threads");
     release_all();
 }

@@ -1,0 +1,112 @@
+/*
+ * device.c — a CUDA kernel file on the GPU (gpu.h): its buffers mirrored
+ * in device memory, its module compiled by NVRTC on first launch (through
+ * the GPU layer's module cache, under a name unique to its text), and its
+ * launch with the parameters packed as the CUDA ABI lays them out.
+ *
+ * For a C program every function here does nothing: its buffers are the
+ * host buffers exec.c made.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpu.h"
+#include "proto_internal.h"
+
+static int is_cuda(const instance *in) { return in->prog->spec->lang == KP_CUDA; }
+
+static int gpu_failed(const instance *in, const char *what, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s: %s", what, gpu_error(in->prog->gpu));
+    return -1;
+}
+
+int kp_device_prepare(instance *in, char *err, size_t errlen)
+{
+    if (!is_cuda(in)) return 0;
+    if (!in->prog->gpu) {
+        snprintf(err, errlen, "a CUDA kernel needs a GPU (run with --device cuda on a machine with one)");
+        return -1;
+    }
+    const kp_spec *s = in->prog->spec;
+    for (int i = 0; i < s->n_bufs; i++) {
+        in->dev[i] = gpu_alloc(in->prog->gpu, in->bufs[i].bytes);
+        if (!in->dev[i]) return gpu_failed(in, "allocating device memory", err, errlen);
+        if (gpu_upload(in->prog->gpu, in->dev[i], in->bufs[i].data, in->bufs[i].bytes) < 0)
+            return gpu_failed(in, "copying the inputs to the GPU", err, errlen);
+    }
+    return 0;
+}
+
+/* The parameters in the entry's order, each at its natural alignment. */
+static size_t pack(const instance *in, unsigned char *buf, size_t cap)
+{
+    const kp_spec *s = in->prog->spec;
+    size_t off = 0;
+    for (int a = 0; a < s->n_args; a++) {
+        const kp_arg *g = &s->args[a];
+        size_t w = g->buffer ? 8 : (size_t)g->width;
+        off = (off + w - 1) / w * w;
+        if (off + w > cap) return 0;
+        if (g->buffer) {
+            uint64_t p = in->dev[g->index];
+            memcpy(buf + off, &p, 8);
+        } else if (w == 4) {
+            int32_t v = (int32_t)in->values[g->index];
+            memcpy(buf + off, &v, 4);
+        } else {
+            int64_t v = in->values[g->index];
+            memcpy(buf + off, &v, 8);
+        }
+        off += w;
+    }
+    return off;
+}
+
+int kp_device_call(instance *in, char *err, size_t errlen)
+{
+    const kp_sizes *z = &in->sizes;
+    unsigned char args[KP_MAX_ARGS * 8];
+    size_t n = pack(in, args, sizeof args);
+    gpu_kernel k = {in->prog->file, in->prog->spec->entry, in->prog->source};
+    gpu_grid g = {.blocks_x = z->grid[0], .blocks_y = z->grid[1], .blocks_z = z->grid[2], .threads = z->block[0],
+                  .threads_y = z->block[1], .threads_z = z->block[2], .shared_bytes = z->shared};
+    if (gpu_launch(in->prog->gpu, &k, g, n ? args : NULL, n) < 0) return gpu_failed(in, "launch", err, errlen);
+    return 0;
+}
+
+int kp_device_sync(instance *in, char *err, size_t errlen)
+{
+    if (!is_cuda(in)) return 0;
+    return gpu_sync(in->prog->gpu) < 0 ? gpu_failed(in, "the kernel failed on the GPU", err, errlen) : 0;
+}
+
+int kp_device_download(instance *in, int i, char *err, size_t errlen)
+{
+    if (gpu_download(in->prog->gpu, in->bufs[i].data, in->dev[i], in->bufs[i].bytes) < 0 ||
+        gpu_sync(in->prog->gpu) < 0)
+        return gpu_failed(in, "copying the outputs back", err, errlen);
+    return 0;
+}
+
+void kp_device_release(instance *in)
+{
+    if (!is_cuda(in) || !in->prog->gpu) return;
+    for (int i = 0; i < in->prog->spec->n_bufs; i++)
+        if (in->dev[i]) gpu_free(in->prog->gpu, in->dev[i]);
+    memset(in->dev, 0, sizeof in->dev);
+}
+
+char *kp_cuda_source(const char *file, const char *text)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f) return NULL;
+    fprintf(f, "#include \"asiarch_kernel.h\"\n#line 1 \"");
+    for (const char *p = file; *p; p++) fputc(*p == '"' || *p == '\\' || *p == '\n' ? '_' : *p, f);
+    fprintf(f, "\"\n%s", text);
+    if (fclose(f) != 0) { free(out); return NULL; }
+    return out;
+}
