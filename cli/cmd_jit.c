@@ -96,6 +96,12 @@ int jit_open_kernel(const char *cmd, const char *path, int json, int no_cache, k
     if (!bad && lang == KP_C) {
         stage = "compile";
         bad = compile_c(k, no_cache, &reps) < 0;
+    } else if (!bad && jit_nvrtc_load(NULL, 0) == 0) {
+        /* NVRTC's errors now, at the file's lines (the GPU compiles it again, from the cache) */
+        stage = "compile";
+        jit_device_code code;
+        bad = kp_cuda_compile(&k->src, 80, 0, &code, &reps) < 0;
+        if (!bad) jit_device_code_free(&code);
     }
     if (bad) {
         cli_print_reports(&reps, json, stage);
@@ -150,29 +156,17 @@ static int jit_check_cmd(int argc, char **argv)
 
 static int print_cuda_code(const kernel_file *k, int arch, int sass)
 {
-    char *text = kp_cuda_source(k->src.path, k->src.text);
-    if (!text) return EXIT_FAILED;
-    jit_nvrtc_opts o;
-    jit_nvrtc_defaults(&o);
-    o.arch = arch;
-    o.cubin = sass;
-    jit_nvrtc_headers h;
-    gpu_kernel_headers(&h);
     jit_device_code code;
     aa_reports reps = {0};
-    int rc = jit_nvrtc_compile(k->src.path, text, &h, &o, &code, &reps);
-    free(text);
-    if (rc < 0) {
+    if (kp_cuda_compile(&k->src, arch, sass, &code, &reps) < 0) {
         cli_print_reports(&reps, 0, "compile");
         aa_reports_free(&reps);
         return EXIT_FAILED;
     }
     aa_reports_free(&reps);
+    int rc = EXIT_OK;
     if (sass) rc = cli_print_sass("jit ir", &code);
-    else {
-        fputs(code.data, stdout);
-        rc = EXIT_OK;
-    }
+    else fputs(code.data, stdout);
     jit_device_code_free(&code);
     return rc;
 }
@@ -266,7 +260,7 @@ const char *jit_ref_path(const kernel_file *k, const jit_run_opts *o, char *buf,
 int jit_run_once(const char *cmd, const kernel_file *k, const kernel_file *ref, const jit_run_opts *o, sb_result *res)
 {
     kp_job kj = {.lang = k->spec.lang, .ref_lang = ref ? ref->spec.lang : 0, .n_values = k->spec.n_params,
-                 .opts = o->run};
+                 .tol = o->tol, .opts = o->run};
     for (int i = 0; i < k->spec.n_params; i++) kj.values[i] = k->spec.params[i].value;
     sb_job job;
     sb_job_init(&job, SB_JOB_KERNEL);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "gpu.h"
+#include "jit.h"
 #include "proto_internal.h"
 
 static int is_cuda(const instance *in) { return in->prog->spec->lang == KP_CUDA; }
@@ -109,4 +110,27 @@ char *kp_cuda_source(const char *file, const char *text)
     fprintf(f, "\"\n%s", text);
     if (fclose(f) != 0) { free(out); return NULL; }
     return out;
+}
+
+/* NVRTC includes the kernel header itself (--pre-include), so the text it
+ * compiles is the file's own, line for line, and its reports need no
+ * remapping. */
+static const char *const cuda_options[] = {"--pre-include=asiarch_kernel.h"};
+
+const char *const *kp_cuda_options(int *n)
+{
+    *n = 1;
+    return cuda_options;
+}
+
+int kp_cuda_compile(const jit_source *src, int arch, int cubin, jit_device_code *out, aa_reports *reps)
+{
+    jit_nvrtc_opts o;
+    jit_nvrtc_defaults(&o);
+    o.arch = arch;
+    o.cubin = cubin;
+    o.extra = kp_cuda_options(&o.n_extra);
+    jit_nvrtc_headers h;
+    gpu_kernel_headers(&h);
+    return jit_nvrtc_compile(src->path, src->text, &h, &o, out, reps);
 }

@@ -158,9 +158,17 @@ typedef struct kp_program {
  * and what the code generator emits (memcpy, memset, memmove). */
 const jit_symbol *kp_symbols(int *n);
 
-/* The CUDA source NVRTC compiles: asiarch_kernel.h included, then the
- * file under a #line naming it. malloc'd, or NULL. */
+/* The text the GPU layer compiles in the runner (its modules take no
+ * options): asiarch_kernel.h included, then the file under a #line naming
+ * it. malloc'd, or NULL. */
 char *kp_cuda_source(const char *file, const char *text);
+/* The NVRTC options of a CUDA kernel file compiled on its own (check, ir):
+ * the header pre-included, so NVRTC's lines are the file's. */
+const char *const *kp_cuda_options(int *n);
+/* Compile a CUDA kernel file with NVRTC: PTX for compute_<arch>, or a
+ * cubin for sm_<arch>. 0, or -1 with nvrtc/error reports at the file's
+ * line:col (or nvrtc/unavailable). */
+int kp_cuda_compile(const jit_source *src, int arch, int cubin, jit_device_code *out, aa_reports *reps);
 
 typedef struct kp_run_opts {
     int checked;                 /* guard pages around every buffer, inputs read-only */
@@ -194,6 +202,7 @@ typedef struct kp_job {
     int32_t lang, ref_lang;     /* kp_lang of the kernel and of the reference */
     int32_t n_values;
     int64_t values[KP_MAX_PARAMS];   /* the kernel's @params, in declaration order */
+    double tol;                      /* --tol; 0: the file's @tol or the default */
     kp_run_opts opts;
 } kp_job;
 

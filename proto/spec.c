@@ -336,6 +336,17 @@ static size_t read_name(const char *q, const char *end, char *name, size_t cap)
     return n;
 }
 
+/* An expression must name only parameters declared above it, and be
+ * computable at their defaults. */
+static int validate_expr(parser *p, const kp_expr *x, const char *at)
+{
+    long long v;
+    char why[160];
+    if (kp_eval(p->s, x, &v, why, sizeof why) == 0) return 0;
+    problem(p, at, "kernel/spec", "%s", why);
+    return -1;
+}
+
 static int read_expr(parser *p, const char *q, const char *end, kp_expr *x)
 {
     q = skip_space(q, end);
@@ -346,7 +357,7 @@ static int read_expr(parser *p, const char *q, const char *end, kp_expr *x)
     x->text[end - q] = 0;
     x->line = p->line;
     x->col = (int)(q - p->line_start) + 1;
-    return 0;
+    return validate_expr(p, x, q);
 }
 
 /* Split "a, b, c" (no nesting at top level: expressions may hold parens). */
@@ -459,7 +470,7 @@ static void directive_param(parser *p, const char *q, const char *end)
     if (read_expr(p, eq + 1, end, &x) < 0) return;
     char why[160];
     long long v;
-    if (kp_eval(s, &x, &v, why, sizeof why) < 0) { problem(p, eq + 1, "kernel/spec", "%s", why); return; }
+    if (kp_eval(s, &x, &v, why, sizeof why) < 0) return;
     kp_param *pr = &s->params[s->n_params++];
     snprintf(pr->name, sizeof pr->name, "%s", name);
     pr->value = v;
@@ -663,9 +674,9 @@ static void signature_param(parser *p, const char *code, const char *b, const ch
     const char *n_end = e, *n_start = e;
     while (n_start > b && (isalnum((unsigned char)n_start[-1]) || n_start[-1] == '_')) n_start--;
     p->line = 1;
+    p->line_start = p->src->text;
     for (const char *k = code; k < b; k++)
-        if (*k == '\n') { p->line++; p->line_start = k + 1; }
-    if (p->line == 1) p->line_start = code;
+        if (*k == '\n') { p->line++; p->line_start = p->src->text + (k + 1 - code); }
     const char *at = p->src->text + (b - code);
     char name[KP_NAME_MAX];
     if (n_start == n_end || n_start == b || (size_t)(n_end - n_start) >= sizeof name) {

@@ -161,6 +161,7 @@ static void load_kernels(runner *r)
     load_kernel_side(r, &r->kern, j->source_path, (kp_lang)j->kernel.lang);
     if (j->kernel.n_values != r->kern.spec.n_params) fail_setup(r, "the kernel's parameters changed under the job");
     for (int i = 0; i < j->kernel.n_values; i++) r->kern.spec.params[i].value = j->kernel.values[i];
+    if (j->kernel.tol > 0) r->kern.spec.tol = j->kernel.tol;
     if (j->ref_source_len) load_kernel_side(r, &r->ref, r->kern.spec.ref[0] ? r->kern.spec.ref : "reference", (kp_lang)j->kernel.ref_lang);
 }
 
