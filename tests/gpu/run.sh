@@ -11,7 +11,10 @@
 #      the CLI, losses compared;
 #   4. `asiarch sandbox selftest --cuda` (strict profile, GPU opened before
 #      lock-down);
-#   5. the benchmark: 20m DeltaNet and Gated DeltaNet tokens/s against
+#   5. `asiarch jit`: the CUDA kernel files of examples/kernels run in the
+#      sandbox against their C references (test_jit_cli runs them when it
+#      finds a GPU), and their timings;
+#   6. the benchmark: 20m DeltaNet and Gated DeltaNet tokens/s against
 #      PyTorch + flash-linear-attention (bench/gpu_train_vs_fla.sh), when
 #      PYTHON points at a venv with torch and fla.
 #
@@ -68,6 +71,13 @@ done
 
 step "sandbox self-test with the CUDA filter"
 check sandbox_selftest_cuda "$BUILD/asiarch" sandbox selftest --cuda
+
+step "asiarch jit: CUDA kernel files against their C references"
+[ -x "$BUILD/tests/test_jit_cli" ] && check test_jit_cli "$BUILD/tests/test_jit_cli"
+for k in reduce linattn; do
+    check "jit_run_$k" "$BUILD/asiarch" jit run "examples/kernels/$k.cu" --bench
+    cat "$OUT/jit_run_$k.log"
+done
 
 step "benchmark"
 if [ -n "${PYTHON:-}" ] && "$PYTHON" -c "import torch, fla" 2>/dev/null; then
