@@ -30,20 +30,13 @@ static void fail(const char *what, const aa_reports *r)
     abort();
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* The checker's invariants on one input, in one mode (0: a DSL candidate;
+ * 1: a C kernel file of asiarch jit, whose rule ids read kernel/...). */
+static void check_mode(const jit_source *src, int kernel)
 {
-    if (size > FUZZ_MAX) return 0;
-    jit_source src;
-    memset(&src, 0, sizeof src);
-    snprintf(src.path, sizeof src.path, "fuzz.c");
-    src.text = malloc(size + 1);
-    if (!src.text) return 0;
-    memcpy(src.text, data, size);
-    src.text[size] = 0;          /* NUL-terminated copy; an embedded NUL ends the text */
-    src.len = size;
-
+    const char *prefix = kernel ? "kernel/" : "dsl/", *too_many = kernel ? "kernel/too-many-violations" : "dsl/too-many-violations";
     aa_reports reps = {0};
-    int n = jit_check_in_process(&src, 0, &reps);
+    int n = jit_check_in_process(src, kernel, &reps);
     if (n < -1) fail("jit_check returned less than -1", &reps);
     if (n == 0 && reps.n != 0) fail("no violation but reports", &reps);
     if (n > 0 && reps.n == 0) fail("violations but no report", &reps);
@@ -56,13 +49,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (strcmp(r->file, "fuzz.c") != 0) fail("a report about another file", &reps);
         int whole_file = !strcmp(r->rule, "check/crash");   /* libclang gave up on the file */
         if (n > 0 && !whole_file && (r->line < 1 || r->col < 1)) fail("a violation without a position", &reps);
-        if (n > 0 && !whole_file && strncmp(r->rule, "dsl/", 4) != 0) fail("a violation whose rule is not dsl/*", &reps);
-        if (i > 0 && n > 0 && strcmp(r->rule, "dsl/too-many-violations") != 0) {
+        if (n > 0 && !whole_file && strncmp(r->rule, prefix, strlen(prefix)) != 0) fail("a violation whose rule has another mode's prefix", &reps);
+        if (i > 0 && n > 0 && strcmp(r->rule, too_many) != 0) {
             const aa_report *p = &reps.items[i - 1];
             if (p->line > r->line || (p->line == r->line && p->col > r->col)) fail("reports out of source order", &reps);
         }
     }
     aa_reports_free(&reps);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size > FUZZ_MAX) return 0;
+    jit_source src;
+    memset(&src, 0, sizeof src);
+    snprintf(src.path, sizeof src.path, "fuzz.c");
+    src.text = malloc(size + 1);
+    if (!src.text) return 0;
+    memcpy(src.text, data, size);
+    src.text[size] = 0;          /* NUL-terminated copy; an embedded NUL ends the text */
+    src.len = size;
+    check_mode(&src, 0);
+    check_mode(&src, 1);
     free(src.text);
     return 0;
 }

@@ -30,7 +30,8 @@ case "$target" in
 check)
     # The DSL header is embedded in the binary, as in the CMake build.
     cmake -DIN=include/asiarch.h -DOUT="$out/dsl_header.c" -P jit/embed_header.cmake
-    srcs=(fuzz/fuzz_check.c jit/check.c jit/source.c report/report.c "$out/dsl_header.c")   # in-process checker
+    cmake -DIN=include/asiarch_kernel.h -DOUT="$out/kernel_header.c" -DVAR=jit_kernel_header -P jit/embed_header.cmake
+    srcs=(fuzz/fuzz_check.c jit/check.c jit/source.c report/report.c "$out/dsl_header.c" "$out/kernel_header.c")   # in-process checker
     incs=(-Ijit -Ireport -Iinclude -I"$LLVM/include" -I/usr/include/cjson)
     libs=(-L"$LLVM/lib" -Wl,-rpath,"$LLVM/lib" -lclang -lcjson)
     # Tokens of the DSL, so mutations reach past the parser quickly.
@@ -85,11 +86,12 @@ sandbox)
     build=${BUILD_DIR:-build}
     [ -x "$build/asiarch-runner" ] || { echo "run_fuzz.sh: build $build first (no $build/asiarch-runner)" >&2; exit 2; }
     srcs=(fuzz/fuzz_sandbox.c sandbox/supervisor.c sandbox/channel.c jit/process.c)
-    incs=(-Isandbox -Ijit -Ireport -Iruntime -Iir -Idata -Ikernels -Iinclude -I/usr/include/cjson
+    incs=(-Isandbox -Ijit -Iproto -Ireport -Iruntime -Iir -Idata -Ikernels -Iinclude -I/usr/include/cjson
           -DASIARCH_RUNNER_BUILD_PATH="\"$(realpath "$build/asiarch-runner")\"")
-    # The runtime reaches the GPU layer (gpu, and jit's NVRTC service): only
+    # The runtime reaches the GPU layer (gpu, and jit's NVRTC service), the
+    # supervisor the kernel prototyper (naming out-of-bounds faults): only
     # those archive members are linked, which need libcrypto and libdl.
-    libs=("$build/libaa_runtime.a" "$build/libaa_gpu.a" "$build/libaa_jit.a" "$build/libaa_arch.a"
+    libs=("$build/libaa_proto.a" "$build/libaa_runtime.a" "$build/libaa_gpu.a" "$build/libaa_jit.a" "$build/libaa_arch.a"
           "$build/libaa_ir.a" "$build/libaa_kernels.a" "$build/libaa_data.a" "$build/libaa_report.a"
           -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -fopenmp -lcjson -lcrypto -ldl -lm -lpthread)
     # Seeds: one record per interesting call (abi, nr, modes, args); byte 0 picks the profile.
