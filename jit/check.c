@@ -360,7 +360,11 @@ static void kernel_wording(char *msg, size_t cap)
     static const char *const swaps[][2] = {
         {"the aa_* ops, the math functions of <asiarch.h>", "the functions of <asiarch_kernel.h>"},
         {"the aa_* ops, the math functions declared in <asiarch.h>", "the functions declared in <asiarch_kernel.h>"},
-        {"<asiarch.h>", "<asiarch_kernel.h>"}, {"not part of the DSL", "not available to a kernel"},
+        {"use the aa_* ops and the math functions asiarch.h declares", "use the functions asiarch_kernel.h declares"},
+        {"with the aa_* ops or plain C arithmetic", "in plain C arithmetic"},
+        {"the aa_* ops and ", ""}, {"the aa_* ops or ", ""}, {"the aa_* ops, ", ""}, {"aa_* ops", "functions"},
+        {"<asiarch.h>", "<asiarch_kernel.h>"}, {"asiarch.h", "asiarch_kernel.h"},
+        {"not part of the DSL", "not available to a kernel"},
         {"not a function of the DSL", "not available to a kernel"}, {"a candidate", "a kernel"},
         {"the DSL", "a kernel file"}, {"calls of the mixer", "calls of the kernel"},
     };

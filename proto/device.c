@@ -23,6 +23,50 @@ static int gpu_failed(const instance *in, const char *what, char *err, size_t er
     return -1;
 }
 
+/* Canary bytes on each side of a device buffer in checked mode: a write
+ * up to this far outside it is found after the call. */
+#define CANARY_BYTES ((size_t)64 << 10)
+#define CANARY 0xa5
+
+static int fill_canaries(instance *in, int i, char *err, size_t errlen)
+{
+    static unsigned char pattern[CANARY_BYTES];
+    memset(pattern, CANARY, sizeof pattern);
+    gpu_dev *d = in->prog->gpu;
+    if (gpu_upload(d, in->dev_base[i], pattern, CANARY_BYTES) < 0 ||
+        gpu_upload(d, in->dev[i] + in->bufs[i].bytes, pattern, CANARY_BYTES) < 0)
+        return gpu_failed(in, "writing the canaries", err, errlen);
+    return 0;
+}
+
+int kp_device_check_canaries(instance *in, char *err, size_t errlen)
+{
+    static unsigned char seen[CANARY_BYTES];
+    const kp_spec *s = in->prog->spec;
+    for (int i = 0; i < s->n_bufs; i++) {
+        long long elem = (long long)kp_type_size(s->bufs[i].type), count = (long long)in->bufs[i].bytes / elem;
+        for (int side = 0; side < 2; side++) {
+            uint64_t at = side ? in->dev[i] + in->bufs[i].bytes : in->dev_base[i];
+            if (gpu_download(in->prog->gpu, seen, at, CANARY_BYTES) < 0 || gpu_sync(in->prog->gpu) < 0)
+                return gpu_failed(in, "reading the canaries", err, errlen);
+            /* the written byte nearest the buffer */
+            long long hit = -1;
+            for (size_t b = 0; b < CANARY_BYTES; b++) {
+                size_t k = side ? b : CANARY_BYTES - 1 - b;
+                if (seen[k] != CANARY) { hit = (long long)k; break; }
+            }
+            if (hit < 0) continue;
+            long long index = side ? count + hit / elem : -((long long)CANARY_BYTES - hit + elem - 1) / elem;
+            snprintf(err, errlen, "the %s wrote %s[%lld], %lld element%s %s %s (%lld elements): found in the canary "
+                     "bytes around the buffer after the call", s->entry, s->bufs[i].name,
+                     index, side ? index - count + 1 : -index, (side ? index - count + 1 : -index) == 1 ? "" : "s",
+                     side ? "past the end of" : "before the start of", s->bufs[i].name, count);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int kp_device_prepare(instance *in, char *err, size_t errlen)
 {
     if (!is_cuda(in)) return 0;
@@ -31,9 +75,12 @@ int kp_device_prepare(instance *in, char *err, size_t errlen)
         return -1;
     }
     const kp_spec *s = in->prog->spec;
+    size_t pad = in->canaries ? CANARY_BYTES : 0;
     for (int i = 0; i < s->n_bufs; i++) {
-        in->dev[i] = gpu_alloc(in->prog->gpu, in->bufs[i].bytes);
-        if (!in->dev[i]) return gpu_failed(in, "allocating device memory", err, errlen);
+        in->dev_base[i] = gpu_alloc(in->prog->gpu, in->bufs[i].bytes + 2 * pad);
+        if (!in->dev_base[i]) return gpu_failed(in, "allocating device memory", err, errlen);
+        in->dev[i] = in->dev_base[i] + pad;
+        if (pad && fill_canaries(in, i, err, errlen) < 0) return -1;
         if (gpu_upload(in->prog->gpu, in->dev[i], in->bufs[i].data, in->bufs[i].bytes) < 0)
             return gpu_failed(in, "copying the inputs to the GPU", err, errlen);
     }
@@ -95,8 +142,9 @@ void kp_device_release(instance *in)
 {
     if (!is_cuda(in) || !in->prog->gpu) return;
     for (int i = 0; i < in->prog->spec->n_bufs; i++)
-        if (in->dev[i]) gpu_free(in->prog->gpu, in->dev[i]);
+        if (in->dev_base[i]) gpu_free(in->prog->gpu, in->dev_base[i]);
     memset(in->dev, 0, sizeof in->dev);
+    memset(in->dev_base, 0, sizeof in->dev_base);
 }
 
 char *kp_cuda_source(const char *file, const char *text)

@@ -161,6 +161,7 @@ static int instance_alloc(instance *in, const kp_program *p, const kp_sizes *z, 
     in->prog = p;
     in->sizes = *z;
     in->checked = checked && p->spec->lang == KP_C;
+    in->canaries = checked && p->spec->lang == KP_CUDA;
     for (int i = 0; i < p->spec->n_params; i++) in->values[i] = p->spec->params[i].value;
     for (int i = 0; i < p->spec->n_bufs; i++)
         if (buf_alloc(&in->bufs[i], (size_t)z->elems[i] * kp_type_size(p->spec->bufs[i].type), in->checked, at_end) < 0) {
@@ -355,6 +356,10 @@ int kp_run(const kp_program *k, kp_program *ref, const kp_run_opts *o, kp_announ
     double t0 = now_s();
     if (instance_call(&ki, err, errlen) < 0 || kp_device_sync(&ki, err, errlen) < 0) goto done;
     out->first_call_s = now_s() - t0;
+    if (ki.canaries && kp_device_check_canaries(&ki, err, errlen) < 0) {
+        rc = KP_OUT_OF_BOUNDS;
+        goto done;
+    }
     if (ki.checked) {   /* the same call with every buffer against its lower guard */
         if (instance_alloc(&check, k, &kz, 1, 0) < 0) { snprintf(err, errlen, "cannot allocate the buffers: %s", strerror(errno)); goto done; }
         instance_fill(&check, s, pristine);
@@ -368,6 +373,10 @@ int kp_run(const kp_program *k, kp_program *ref, const kp_run_opts *o, kp_announ
         if (kp_device_prepare(&ri, err, errlen) < 0) goto done;
         announce(&ri, "reference", fn, ctx);
         if (instance_call(&ri, err, errlen) < 0 || kp_device_sync(&ri, err, errlen) < 0) goto done;
+        if (ri.canaries && kp_device_check_canaries(&ri, err, errlen) < 0) {
+            rc = KP_OUT_OF_BOUNDS;
+            goto done;
+        }
         out->have_ref = 1;
     }
     for (int i = 0; i < s->n_bufs; i++) {

@@ -235,8 +235,11 @@ typedef void (*kp_announce_fn)(void *ctx, const kp_region *r, int n);
 
 /* The correctness run (against ref when given, whose parameters take the
  * kernel's values by name), then the timing when o->bench. 0 with out
- * filled, or -1 with err (a failure of the harness or the GPU, not a
- * mismatch: that is out->mismatch). */
+ * filled, KP_OUT_OF_BOUNDS with err when a CUDA kernel wrote outside a
+ * buffer (checked mode: canaries), or -1 with err (a failure of the harness
+ * or the GPU, not a mismatch: that is out->mismatch). A C kernel's
+ * out-of-bounds access faults instead (see kp_region). */
+#define KP_OUT_OF_BOUNDS (-2)
 int kp_run(const kp_program *k, kp_program *ref, const kp_run_opts *o, kp_announce_fn fn, void *ctx,
            kp_outcome *out, char *err, size_t errlen);
 

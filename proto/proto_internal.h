@@ -27,8 +27,10 @@ typedef struct instance {
     kp_sizes sizes;
     kbuf bufs[KP_MAX_BUFFERS];
     uint64_t dev[KP_MAX_BUFFERS];   /* CUDA: device addresses (gpu_ptr) */
+    uint64_t dev_base[KP_MAX_BUFFERS];   /* CUDA: the allocations (with canaries around dev) */
     long long values[KP_MAX_PARAMS];
-    int checked;
+    int checked;                    /* C: guard pages */
+    int canaries;                   /* CUDA: canary bytes around each buffer */
 } instance;
 
 
@@ -41,5 +43,8 @@ int kp_device_sync(instance *in, char *err, size_t errlen);
 /* Copy buffer i back into its host copy. */
 int kp_device_download(instance *in, int i, char *err, size_t errlen);
 void kp_device_release(instance *in);
+/* CUDA, checked mode: whether the canaries around every buffer survived
+ * the call. 0, or -1 with err naming the buffer and element written. */
+int kp_device_check_canaries(instance *in, char *err, size_t errlen);
 
 #endif

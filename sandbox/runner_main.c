@@ -336,8 +336,10 @@ static void run_kernel(runner *r)
     kp_outcome out;
     char err[600];
     kp_program *ref = r->job->ref_source_len ? &r->ref.prog : NULL;
-    if (kp_run(&r->kern.prog, ref, &r->job->kernel.opts, send_regions, NULL, &out, err, sizeof err) < 0) {
-        aa_report_add(&r->reports, "run", r->kern.src.path, 0, 0, "jit/run", "%s", err);
+    int rc = kp_run(&r->kern.prog, ref, &r->job->kernel.opts, send_regions, NULL, &out, err, sizeof err);
+    if (rc < 0) {
+        aa_report_add(&r->reports, "run", r->kern.src.path, 0, 0, rc == KP_OUT_OF_BOUNDS ? "jit/out-of-bounds" : "jit/run",
+                      "%s", err);
         return;
     }
     if (r->gpu) snprintf(out.device, sizeof out.device, "%s", gpu_name(r->gpu));

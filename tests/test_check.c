@@ -449,8 +449,70 @@ TEST(timing)
     jit_source_free(&src);
 }
 
+/* Kernel mode (asiarch jit): what a C kernel may do that a candidate may
+ * not, and the rules that stay. */
+static int kernel_rules(const char *body, aa_reports *reps)
+{
+    jit_source src;
+    jit_source_from_string("k.c", body, &src);
+    int n = jit_check_kernel(&src, reps);
+    jit_source_free(&src);
+    return n;
+}
+
+TEST(kernel_mode)
+{
+    static const char *ok[] = {
+        "void k(const float *x, float *y, int n) { for (int i = 0; i < n; i++) y[i] = expf(x[i]); }\n",
+        "#include <asiarch_kernel.h>\nvoid k(float *y, long n) { float *p = y + n - 1; while (p >= y) *p-- = 0; }\n",
+        "static float twice(float v) { return 2 * v; }\n"
+        "void k(const float *x, uint16_t *y, int n) { const unsigned char *b = (const unsigned char *)x;\n"
+        "  for (int i = 0; i < n; i++) y[i] = ak_f32_to_f16(twice(x[i]) + b[0]); }\n",
+        "enum { TILE = 64 };\nvoid k(const float *a, float *c, int n) { float t[TILE]; for (int i = 0; i < TILE; i++) t[i] = a[i];\n"
+        "  ak_sgemm(0, 0, n, n, n, 1, a, n, t, n, 0, c, n); }\n",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        aa_reports reps = {0};
+        int n = kernel_rules(ok[i], &reps);
+        CHECK_MSG(n == 0, "kernel %zu: %s", i, reps.n ? reps.items[0].message : "");
+        aa_reports_free(&reps);
+    }
+    static const struct { const char *body, *rule; } bad[] = {
+        {"#include <stdio.h>\nvoid k(float *y) { y[0] = 0; }\n", "kernel/include"},
+        {"#define N 4\nvoid k(float *y) { y[0] = N; }\n", "kernel/preprocessor"},
+        {"void k(float *y) { float *p = (float *)4096; y[0] = p[0]; }\n", "kernel/cast-pointer"},
+        {"void k(float *y) { long a = (long)y; y[0] = (float)a; }\n", "kernel/cast-pointer"},
+        {"int system(const char *c);\nvoid k(float *y) { y[0] = (float)system(0); }\n", "kernel/call-not-allowed"},
+        {"float acc;\nvoid k(float *y) { acc += 1; y[0] = acc; }\n", "kernel/mutable-global"},
+        {"void k(float *y) { __asm__(\"nop\"); y[0] = 0; }\n", "kernel/asm"},
+        {"void k(float *y, int n) { if (n) k(y, n - 1); y[0] = 0; }\n", "kernel/recursion"},
+        {"void k(float *y) { void (*f)(float *) = k; f(y); }\n", "kernel/function-pointer"},
+        {"__attribute__((constructor)) void k(float *y) { y[0] = 0; }\n", "kernel/attribute"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        aa_reports reps = {0};
+        int n = kernel_rules(bad[i].body, &reps);
+        int found = 0;
+        for (int r = 0; r < reps.n; r++) found |= !strcmp(reps.items[r].rule, bad[i].rule);
+        CHECK_MSG(n > 0 && found, "%s: wanted %s, got %s", bad[i].body, bad[i].rule, reps.n ? reps.items[0].rule : "(nothing)");
+        for (int r = 0; r < reps.n; r++) {   /* said to a kernel, not to a DSL candidate */
+            CHECK_MSG(!strstr(reps.items[r].message, "aa_*") && !strstr(reps.items[r].message, "<asiarch.h>"), "%s",
+                      reps.items[r].message);
+        }
+        aa_reports_free(&reps);
+    }
+    /* and a DSL candidate still may not do what a kernel may */
+    jit_source src;
+    jit_source_from_string("c.c", ok[0], &src);
+    aa_reports reps = {0};
+    CHECK(jit_check(&src, &reps) > 0);
+    jit_source_free(&src);
+    aa_reports_free(&reps);
+}
+
 int main(void)
 {
+    RUN(kernel_mode);
     RUN(reject_corpus);
     RUN(accept_corpus);
     RUN(accept_corpus_uses_every_op);

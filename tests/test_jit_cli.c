@@ -267,6 +267,7 @@ TEST(hostile_kernels_are_contained_with_clear_reports)
         {"run tests/kernels/spin_forever.c --time-limit 2", 1, "sandbox/timeout"},
         {"run tests/kernels/twice.c", 1, "MISMATCH, 1 element outside the tolerance; worst y[7]"},
         {"run tests/kernels/twice.c --tol 0.01", 0, "ok"},
+        {"run tests/kernels/half_types.c", 0, "k: max abs err 0, max rel err 0 (tol 0): ok"},
         {"check tests/kernels/bad_spec.c", 1, "bad_spec.c:6:15: kernel/spec: division by zero"},
         {"check tests/kernels/bad_signature.c", 1, "bad_signature.c:7:20: kernel/signature: x is declared f32[...]"},
         {"check tests/kernels/cuda_forbidden.cu", 1, "cuda_forbidden.cu:14:5: kernel/cuda-forbidden: 'asm' (inline PTX)"},
