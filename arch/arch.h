@@ -15,6 +15,7 @@ typedef struct arch_ref {
     const char *file;        /* source path relative to the repository */
     aa_t (*mixer)(aa_layer *l, aa_t x);
     const char *motivation;
+    const char *source;      /* the file's text (embedded by the build) */
 } arch_ref;
 
 /* NULL if there is no reference of that name. */

@@ -5,7 +5,7 @@
 
 #define REF(id)                                                                                    \
     extern aa_t aa_ref_##id##_mixer(aa_layer *, aa_t);                                            \
-    extern const char aa_ref_##id##_name[], aa_ref_##id##_motivation[];
+    extern const char aa_ref_##id##_name[], aa_ref_##id##_motivation[], aa_ref_##id##_source[];
 REF(delta_net)
 REF(gated_delta_net)
 REF(gla)
@@ -17,7 +17,7 @@ REF(sigmoid_gate_fir)
 REF(dual_memory_fir)
 #undef REF
 
-#define ENTRY(id) {aa_ref_##id##_name, "arch/" #id ".c", aa_ref_##id##_mixer, aa_ref_##id##_motivation}
+#define ENTRY(id) {aa_ref_##id##_name, "arch/" #id ".c", aa_ref_##id##_mixer, aa_ref_##id##_motivation, aa_ref_##id##_source}
 static const arch_ref refs[] = {
     ENTRY(delta_net), ENTRY(gated_delta_net), ENTRY(gla), ENTRY(retnet), ENTRY(mamba2), ENTRY(conv_only),
     ENTRY(stat_router_fusion), ENTRY(sigmoid_gate_fir), ENTRY(dual_memory_fir),

@@ -133,6 +133,10 @@ graph)
                                         -Daa_meta_motivation=aa_ref_${ref}_motivation)
         "$CC" "${flags[@]/-fsanitize=fuzzer,/-fsanitize=fuzzer-no-link,}" "${defs[@]}" -Iarch -Iir -Iinclude -c "$f" -o "$obj"
         arch_objs+=("$obj")
+        if [ "$ref" != registry ]; then   # its text, as the build embeds it (arch_ref.source)
+            cmake -DIN="$f" -DOUT="$out/arch-graph/${ref}_source.c" -DVAR=aa_ref_${ref}_source -P jit/embed_header.cmake
+            arch_objs+=("$out/arch-graph/${ref}_source.c")
+        fi
     done
     srcs=(fuzz/fuzz_graph.c ir/*.c runtime/*.c kernels/*.c data/*.c report/report.c "${arch_objs[@]}")
     incs=(-Iruntime -Iir -Ikernels -Idata -Iarch -Ireport -Iinclude -Igpu -Ikernels/cuda -Ijit -I/usr/include/cjson

@@ -475,7 +475,7 @@ static void score_and_store(orch *o, or_candidate *c, stages *s, const float *cu
 {
     double novelty = s->novelty;
     llm_judgement j = {0};
-    or_judge(o, c, &s->metrics, novelty, s->metrics.params, &j);
+    or_judge(o, c, &s->metrics, s->early_stop, novelty, s->metrics.params, &j);
     os_fitness_parts parts;
     const os_baseline *ref = or_reference(o);
     /* Baselines are scored against the reference too, without a judge. */
@@ -502,7 +502,7 @@ static void score_and_store(orch *o, or_candidate *c, stages *s, const float *cu
         or_unlock(o);
     }
     db_costs extra = {0};
-    char *analysis = c->is_baseline ? NULL : or_analyse(o, c, &s->metrics, &extra);
+    char *analysis = c->is_baseline ? NULL : or_analyse(o, c, &s->metrics, s->early_stop, &extra);
     if (s->early_stop[0]) {
         or_lock(o);
         or_event(o, c->id, "early-stop", "%s", s->early_stop);

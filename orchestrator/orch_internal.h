@@ -77,8 +77,37 @@ int or_repair(orch *o, or_candidate *c, const char *stage, const aa_reports *rep
 char *or_ask(orch *o, const char *template_name, const llm_var *vars, int n, db_costs *costs, char *err,
              size_t errlen);
 /* Analyst and judge: rule-based with the built-in proposer, the model otherwise. */
-int or_judge(orch *o, const or_candidate *c, const rt_metrics *m, double novelty, long params, llm_judgement *out);
-char *or_analyse(orch *o, const or_candidate *c, const rt_metrics *m, db_costs *costs);
+/* early_stop: why training was stopped early ("" or NULL when it ran to the end). */
+int or_judge(orch *o, const or_candidate *c, const rt_metrics *m, const char *early_stop, double novelty, long params,
+             llm_judgement *out);
+char *or_analyse(orch *o, const or_candidate *c, const rt_metrics *m, const char *early_stop, db_costs *costs);
+
+/* A stored analysis is the analyst's text, this line, then the insights
+ * retrieved for it (the researcher gets those once, as {{cognition}}). */
+#define OR_COGNITION_MARK "\n\nRelated insights (cognition base):\n"
+
+/* ---- what the roles are told (context.c); malloc'd texts, NULL when out of memory ---- */
+
+/* The candidate's source: its own, or for a baseline the reference's text. */
+const char *or_source_of(const db_candidate *c);
+/* "name (#id): val loss ..., MQAR not measured, ..." or why it has no results. */
+char *or_results_text(const db_candidate *c);
+/* The same from metrics just measured (or the early stop's reason). */
+char *or_metrics_text(const rt_metrics *m, const char *early_stop);
+char *or_scale_text(const orch *o);
+/* The baselines with a few points of their loss curves. */
+char *or_baselines_text(const orch *o);
+/* The references: results, the analyst's next idea, a diff against the parent. */
+char *or_references_text(const db_candidate *parent, const db_candidate_list *refs);
+/* The parent's other finished children (not self_id), newest first. */
+char *or_siblings_text(orch *o, int64_t parent_id, int64_t self_id);
+/* This run's recent duplicates, refusals, early stops and failures, with
+ * the reason, the numbers or the stage and rule. */
+char *or_tried_text(orch *o);
+/* A notice when the run's latest proposal was refused (duplicate...): "(none)" otherwise. */
+char *or_notice_text(orch *o);
+/* Lines of `to` against `from` (- removed, + added, unchanged elided). */
+char *or_diff_text(const char *from, const char *to);
 /* The reference baseline (the stronger one), or NULL before any trained. */
 const os_baseline *or_reference(const orch *o);
 /* The numbers of a stored metrics_json, as rt_metrics (what the scoring reads). */

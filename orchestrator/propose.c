@@ -45,16 +45,6 @@ static char *reports_text(const aa_reports *reps)
     return text;
 }
 
-static char *results_text(const db_candidate *c)
-{
-    char *t = NULL;
-    if (!c) return strdup("(none)");
-    if (asprintf(&t, "%s (#%lld): score %.4f; metrics %s", c->name, (long long)c->id, c->score,
-                 c->metrics_json ? c->metrics_json : "{}") < 0)
-        return NULL;
-    return t;
-}
-
 static void add_costs(db_costs *c, const llm_reply *r)
 {
     c->prompt_tokens += r->prompt_tokens;
@@ -187,48 +177,31 @@ static int builtin_repair(orch *o, or_candidate *c, char *err, size_t errlen)
 
 /* ---- language-model proposer ------------------------------------------------------- */
 
-static char *references_text(const db_candidate_list *refs)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f) return NULL;
-    for (int i = 0; refs && i < refs->n; i++)
-        fprintf(f, "### %s (#%lld, score %.4f)\nmotivation: %s\nmetrics: %s\n\n", refs->items[i].name,
-                (long long)refs->items[i].id, refs->items[i].score, refs->items[i].motivation ? refs->items[i].motivation : "",
-                refs->items[i].metrics_json ? refs->items[i].metrics_json : "{}");
-    if (!refs || refs->n == 0) fputs("(none yet)\n", f);
-    fclose(f);
-    return text;
-}
-
-static char *baselines_text(const orch *o)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f) return NULL;
-    for (int i = 0; i < o->n_base; i++)
-        fprintf(f, "%s: val loss %.4f nats/byte, MQAR %.3f, %.0f tokens/s, %ld parameters\n", o->base[i].name,
-                o->base[i].val_loss, o->base[i].mqar_acc, o->base[i].tokens_per_s, o->base[i].params);
-    fclose(f);
-    return text;
-}
-
 static int llm_propose(orch *o, const db_candidate *parent, const db_candidate_list *refs, or_candidate *out,
                        char *err, size_t errlen)
 {
-    char *results = results_text(parent), *references = references_text(refs), *baselines = baselines_text(o);
-    char *cognition = NULL;
+    char *results = or_results_text(parent), *references = or_references_text(parent, refs);
+    char *baselines = or_baselines_text(o), *scale = or_scale_text(o), *notice = or_notice_text(o);
+    char *siblings = parent ? or_siblings_text(o, parent->id, 0) : strdup("(no parent)");
+    char *tried = or_tried_text(o), *cognition = NULL;
+    const char *source = parent ? or_source_of(parent) : NULL;
+    /* the analysis without the insights stored after it: {{cognition}} has them */
+    char *analysis = parent && parent->analysis ? strdup(parent->analysis) : NULL;
+    char *mark = analysis ? strstr(analysis, OR_COGNITION_MARK) : NULL;
+    if (mark) *mark = 0;
     os_retrieve_cognition(&o->cognition, parent && parent->analysis ? parent->analysis : "linear attention memory recall",
                           3, &cognition);
     llm_var vars[] = {{"parent_name", parent ? parent->name : "(none)"},
                       {"parent_motivation", parent && parent->motivation ? parent->motivation : ""},
                       {"parent_results", results ? results : ""},
-                      {"parent_source", parent && parent->source ? parent->source : "(a built-in reference)"},
+                      {"parent_source", source ? source : "(no parent: write the first design from scratch)"},
+                      {"scale", scale ? scale : ""},
+                      {"notice", notice ? notice : "(none)"},
+                      {"siblings", siblings ? siblings : ""},
+                      {"tried", tried ? tried : ""},
                       {"baselines", baselines ? baselines : ""},
                       {"references", references ? references : ""},
-                      {"analysis", parent && parent->analysis ? parent->analysis : "(none yet)"},
+                      {"analysis", analysis ? analysis : "(none yet)"},
                       {"cognition", cognition ? cognition : ""},
                       {"dsl_reference", jit_dsl_header}};
     or_unlock(o);   /* no database access during the call */
@@ -237,7 +210,12 @@ static int llm_propose(orch *o, const db_candidate *parent, const db_candidate_l
     free(results);
     free(references);
     free(baselines);
+    free(scale);
+    free(notice);
+    free(siblings);
+    free(tried);
     free(cognition);
+    free(analysis);
     if (!answer) return -1;
     int rc = take_code(answer, out, err, errlen);
     free(answer);
@@ -279,7 +257,11 @@ int or_repair(orch *o, or_candidate *c, const char *stage, const aa_reports *rep
     return o->llm ? llm_repair(o, c, stage, reps, attempt, err, errlen) : builtin_repair(o, c, err, errlen);
 }
 
-int or_judge(orch *o, const or_candidate *c, const rt_metrics *m, double novelty, long params, llm_judgement *out)
+/* The judge's share of the fitness, as the prompt states it. */
+static const char *judge_weight(const orch *o) { return o->cfg->mqar ? "one third" : "one half"; }
+
+int or_judge(orch *o, const or_candidate *c, const rt_metrics *m, const char *early_stop, double novelty, long params,
+             llm_judgement *out)
 {
     const os_baseline *ref = or_reference(o);
     if (!ref) {
@@ -290,14 +272,19 @@ int or_judge(orch *o, const or_candidate *c, const rt_metrics *m, double novelty
     }
     os_rule_judge(m, ref, novelty, params, o->baseline_params, out);
     if (!o->llm || c->is_baseline) return 0;
-    char *results = NULL, *baselines = baselines_text(o), err[256];
-    if (asprintf(&results, "val loss %.4f, MQAR %.3f, %.0f tokens/s, %ld parameters", m->val_loss, m->mqar_acc,
-                 m->tokens_per_s, m->params) < 0)
-        results = NULL;
+    char *results = or_metrics_text(m, early_stop), *baselines = or_baselines_text(o), *scale = or_scale_text(o), err[256];
+    db_candidate pc;
+    int have_parent = c->parent_id > 0 && db_candidate_get(o->db, c->parent_id, &pc) == 0;
+    char *parent = have_parent ? or_results_text(&pc) : strdup("(none: a design from scratch)");
+    if (have_parent) db_candidate_free(&pc);
     llm_var vars[] = {{"name", c->name}, {"motivation", c->motivation}, {"results", results ? results : ""},
-                      {"source", c->source ? c->source : ""}, {"baselines", baselines ? baselines : ""}};
+                      {"source", c->source ? c->source : ""}, {"baselines", baselines ? baselines : ""},
+                      {"parent", parent ? parent : ""}, {"scale", scale ? scale : ""},
+                      {"weight", judge_weight(o)}};
     db_costs costs = {0};
-    char *answer = or_ask(o, "judge", vars, 5, &costs, err, sizeof err);
+    char *answer = or_ask(o, "judge", vars, (int)(sizeof vars / sizeof vars[0]), &costs, err, sizeof err);
+    free(parent);
+    free(scale);
     llm_judgement j;
     llm_error e;
     if (answer && llm_parse_judgement(answer, &j, &e) == 0) {
@@ -315,27 +302,28 @@ int or_judge(orch *o, const or_candidate *c, const rt_metrics *m, double novelty
 
 static char *relative_text(const os_relative *r)
 {
-    char *t = NULL;
     if (!r->metrics) return strdup("(none)");
-    if (asprintf(&t, "%s: val loss %.4f, MQAR %.3f, %.0f tokens/s, %ld parameters", r->name, r->metrics->val_loss,
-                 r->metrics->mqar_acc, r->metrics->tokens_per_s, r->metrics->params) < 0)
-        return NULL;
+    char *m = or_metrics_text(r->metrics, NULL), *t = NULL;
+    if (!m || asprintf(&t, "%s: %s", r->name, m) < 0) t = NULL;
+    free(m);
     return t;
 }
 
 /* The analyst role of the model: {"summary","strengths","weaknesses","next_idea"}
  * as text, or NULL (an event says why; the rule-based analysis is used). */
-static char *llm_analyse(orch *o, const or_candidate *c, const rt_metrics *m, const os_analysis_input *in,
-                         db_costs *costs)
+static char *llm_analyse(orch *o, const or_candidate *c, const rt_metrics *m, const char *early_stop,
+                         const os_analysis_input *in, db_costs *costs)
 {
-    os_relative self = {c->name, m};
-    char *results = relative_text(&self), *parent = relative_text(&in->parent),
-         *grand = relative_text(&in->grandparent), *baselines = baselines_text(o), err[600];
+    char *results = or_metrics_text(m, early_stop), *parent = relative_text(&in->parent),
+         *grand = relative_text(&in->grandparent), *baselines = or_baselines_text(o), err[600];
+    char *siblings = or_siblings_text(o, c->parent_id, c->id), *scale = or_scale_text(o);
     llm_var vars[] = {{"name", c->name},           {"motivation", c->motivation}, {"results", results ? results : ""},
                       {"source", c->source ? c->source : ""}, {"parent", parent ? parent : ""},
-                      {"grandparent", grand ? grand : ""}, {"siblings", "(not listed)"},
-                      {"baselines", baselines ? baselines : ""}};
-    char *answer = or_ask(o, "analyst", vars, 8, costs, err, sizeof err);
+                      {"grandparent", grand ? grand : ""}, {"siblings", siblings ? siblings : ""},
+                      {"baselines", baselines ? baselines : ""}, {"scale", scale ? scale : ""}};
+    char *answer = or_ask(o, "analyst", vars, (int)(sizeof vars / sizeof vars[0]), costs, err, sizeof err);
+    free(siblings);
+    free(scale);
     free(results);
     free(parent);
     free(grand);
@@ -370,7 +358,7 @@ static void relatives(orch *o, const or_candidate *c, os_analysis_input *in, db_
     or_unlock(o);
 }
 
-char *or_analyse(orch *o, const or_candidate *c, const rt_metrics *m, db_costs *costs)
+char *or_analyse(orch *o, const or_candidate *c, const rt_metrics *m, const char *early_stop, db_costs *costs)
 {
     os_analysis_input in;
     memset(&in, 0, sizeof in);
@@ -382,14 +370,14 @@ char *or_analyse(orch *o, const or_candidate *c, const rt_metrics *m, db_costs *
     rt_metrics pm, gm;
     relatives(o, c, &in, &pc, &gc, &pm, &gm);
     char *text = NULL;
-    if (o->llm) text = llm_analyse(o, c, m, &in, costs);
+    if (o->llm) text = llm_analyse(o, c, m, early_stop, &in, costs);
     if (!text) os_rule_analysis(&in, &text);
     db_candidate_free(&pc);
     db_candidate_free(&gc);
     char *cognition = NULL;
     os_retrieve_cognition(&o->cognition, text ? text : c->motivation, 3, &cognition);
     char *both = NULL;
-    if (asprintf(&both, "%s\n\nRelated insights (cognition base):\n%s", text ? text : "", cognition ? cognition : "") < 0)
+    if (asprintf(&both, "%s" OR_COGNITION_MARK "%s", text ? text : "", cognition ? cognition : "") < 0)
         both = NULL;
     free(text);
     free(cognition);

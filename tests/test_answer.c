@@ -290,18 +290,18 @@ TEST(novelty_verdicts)
 /* The placeholders of each shipped template: the contract with the orchestrator. */
 static const struct {
     const char *name;
-    const char *vars[12];
+    const char *vars[16];
     const char *answer_format[4];   /* what the template must tell the model to answer */
 } templates[] = {
     {"researcher",
-     {"parent_name", "parent_motivation", "parent_results", "parent_source", "baselines", "references", "analysis",
-      "cognition", "dsl_reference"},
+     {"parent_name", "parent_motivation", "parent_results", "parent_source", "scale", "notice", "siblings", "tried",
+      "baselines", "references", "analysis", "cognition", "dsl_reference"},
      {"```c", "AA_NAME", "AA_MOTIVATION", "aa_t mixer(aa_layer *l, aa_t x)"}},
     {"repair", {"stage", "attempt", "max_attempts", "report", "source", "dsl_reference"},
      {"```c", "whole fixed file", "file:line:col: rule: message"}},
-    {"analyst", {"name", "motivation", "results", "source", "parent", "grandparent", "siblings", "baselines"},
+    {"analyst", {"name", "motivation", "results", "source", "parent", "grandparent", "siblings", "baselines", "scale"},
      {"\"summary\"", "\"strengths\"", "\"weaknesses\"", "\"next_idea\""}},
-    {"judge", {"name", "motivation", "results", "source", "baselines"},
+    {"judge", {"name", "motivation", "results", "source", "baselines", "parent", "scale", "weight"},
      {"\"performance\"", "\"innovation\"", "\"complexity\"", "\"rationale\""}},
     {"novelty", {"name", "motivation", "source", "similar"}, {"\"novel\"", "\"closest\"", "\"reason\""}},
 };
@@ -311,10 +311,10 @@ TEST(shipped_templates_render_with_their_placeholders)
     CHECK(llm_prompt_count() == 5);
     for (size_t t = 0; t < sizeof templates / sizeof templates[0]; t++) {
         CHECK(!strcmp(llm_prompt_name((int)t), templates[t].name));
-        llm_var vars[12];
-        char values[12][64];
+        llm_var vars[16];
+        char values[16][64];
         int n = 0;
-        for (; n < 12 && templates[t].vars[n]; n++) {
+        for (; n < 16 && templates[t].vars[n]; n++) {
             snprintf(values[n], sizeof values[n], "<value of %s>", templates[t].vars[n]);
             vars[n] = (llm_var){templates[t].vars[n], values[n]};
         }

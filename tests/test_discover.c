@@ -287,6 +287,7 @@ static char *make_script(void)
     step(script, R, "```c\n%s```", hostile_source);
     step(script, F, "I cannot fix this one, sorry.", NULL);
     step(script, R, "A copy of DeltaNet:\n```c\n%s```", dn);
+    step(script, R, "The gated convolution again:\n```c\n%s```", fixed_source);
     free(dn);
     char *text = cJSON_Print(script);
     cJSON_Delete(script);
@@ -329,7 +330,7 @@ TEST(llm_proposer_with_repairs_and_a_misbehaving_endpoint)
     CHECK(mock_llm_start(&m, dir, script) == 0);
     free(script);
     char args[512];
-    snprintf(args, sizeof args, "--db l.db --llm %s --model mock --llm-timeout 2 --budget 3 --max-repairs 2 "
+    snprintf(args, sizeof args, "--db l.db --llm %s --model mock --llm-timeout 2 --budget 4 --max-repairs 2 "
              "--scale tiny --steps 20 --no-mqar --seed 9", m.url);
     int rc = run(args, NULL);
     CHECK_MSG(rc == 0, "exit %d", rc);
@@ -341,7 +342,7 @@ TEST(llm_proposer_with_repairs_and_a_misbehaving_endpoint)
     db_candidate_list all = {0};
     db_candidate_list_all(db, 0, -1, &all);
     db_candidate *fixed = find(&all, "conv_gate"), *hostile = find(&all, "pwn"), *dup = find(&all, "delta_net");
-    CHECK(count(&all, 1, DB_SCORED) == 2 && count(&all, 0, -1) == 3);
+    CHECK(count(&all, 1, DB_SCORED) == 2 && count(&all, 0, -1) == 4);
     CHECK_MSG(fixed && fixed->status == DB_SCORED, "conv_gate: %s", fixed ? db_status_name(fixed->status) : "missing");
     CHECK(hostile && hostile->status == DB_FAILED && strstr(hostile->status_reason, "repair"));
     /* The copy of DeltaNet is named delta_net like the baseline: the non-baseline one. */
@@ -383,7 +384,45 @@ TEST(llm_proposer_with_repairs_and_a_misbehaving_endpoint)
         free(msg);
         free(snippet);
     }
-    CHECK(cJSON_GetArraySize(log) >= 11);   /* 3 refused + 8 answered */
+    CHECK(cJSON_GetArraySize(log) >= 12);   /* 3 refused + 9 answered */
+    /* What the researcher was told (issue 14): the answered researcher prompts, in order. */
+    const char *researcher[8] = {0};
+    int nr = 0;
+    const cJSON *rq;
+    cJSON_ArrayForEach(rq, log) {
+        const char *c = user_content(rq);
+        if (c && strstr(c, "machine-learning researcher") && nr < 8) researcher[nr++] = c;
+    }
+    CHECK_MSG(nr >= 4, "%d researcher prompts", nr);
+    if (nr >= 4) {
+        const char *first = researcher[nr - 4], *third = researcher[nr - 2], *fourth = researcher[nr - 1];
+        /* a baseline parent shows its source, and the scale is stated in numbers */
+        CHECK(strstr(first, "# The parent: delta_net") || strstr(first, "# The parent: gated_delta_net"));
+        CHECK(strstr(first, "aa_delta_rule(") || strstr(first, "aa_linattn("));
+        CHECK(!strstr(first, "(a built-in reference)"));
+        CHECK_STR_CONTAINS(first, "d_model ");
+        CHECK_STR_CONTAINS(first, "MQAR not measured");
+        CHECK(!strstr(first, "MQAR -1") && !strstr(first, "MQAR accuracy -1"));
+        CHECK_STR_CONTAINS(first, "# Notice\n\n(none)");
+        /* the hostile proposal's failure reaches the later prompts with its stage and rule */
+        CHECK_STR_CONTAINS(third, "- pwn (#");
+        CHECK_STR_CONTAINS(third, "failed at stage ");
+        /* the duplicate is told, and listed */
+        CHECK_STR_CONTAINS(fourth, "Your previous proposal, delta_net (#");
+        CHECK_STR_CONTAINS(fourth, "was not trained: ");
+        CHECK_STR_CONTAINS(fourth, "duplicate: ");
+        CHECK(strcmp(third, fourth) != 0);
+    }
+    /* the analyst of conv_gate was told about its siblings (none finished yet), not "(not listed)" */
+    int analyst_seen = 0;
+    cJSON_ArrayForEach(rq, log) {
+        const char *c = user_content(rq);
+        if (!c || !strstr(c, "You are the analyst")) continue;
+        analyst_seen = 1;
+        CHECK(!strstr(c, "(not listed)"));
+        CHECK_STR_CONTAINS(c, "# Its siblings");
+    }
+    CHECK(analyst_seen);
     CHECK(!mock_llm_header(cJSON_GetArrayItem(log, 0), "Authorization"));   /* no key set: none sent */
     cJSON_Delete(log);
     db_candidate_list_free(&all);
