@@ -232,10 +232,20 @@ static float mix2(float a, float b) { return a * b + b; }
 static float mix2_d0(float a, float b) { (void)a; return b; }
 static float mix2_d1(float a, float b) { (void)b; return a + 1.0f; }
 
+/* tan has poles at +-pi/2, inside the sampled range: its correct derivative
+ * must pass although central differences are poor next to a pole. */
+static float tan_fn(float x) { return tanf(x); }
+static float tan_d0(float x) { float t = tanf(x); return 1.0f + t * t; }
+static float tan_wrong_d0(float x) { float t = tanf(x); return 1.0f + t * t + 0.2f * cosf(x); }
+
 static void *resolver(void *ctx, const char *name, int nargs)
 {
     (void)ctx;
     (void)nargs;
+    if (!strcmp(name, "pole")) return (void *)tan_fn;
+    if (!strcmp(name, "pole_d0")) return (void *)tan_d0;
+    if (!strcmp(name, "badpole")) return (void *)tan_fn;
+    if (!strcmp(name, "badpole_d0")) return (void *)tan_wrong_d0;
     if (!strcmp(name, "softcap")) return (void *)softcap;
     if (!strcmp(name, "softcap_d0")) return (void *)softcap_d0;
     if (!strcmp(name, "badcap")) return (void *)softcap;
@@ -253,6 +263,8 @@ static aa_t with_softcap(aa_layer *l, aa_t x)
 }
 
 static aa_t with_badcap(aa_layer *l, aa_t x) { return aa_pointwise1("badcap", base(l, x)); }
+static aa_t with_pole(aa_layer *l, aa_t x) { return aa_pointwise1("pole", aa_scale(base(l, x), 0.1f)); }
+static aa_t with_badpole(aa_layer *l, aa_t x) { return aa_pointwise1("badpole", aa_scale(base(l, x), 0.1f)); }
 static aa_t with_missing(aa_layer *l, aa_t x) { return aa_pointwise1("nosuch", base(l, x)); }
 
 TEST(every_reference_verifies)
@@ -326,6 +338,11 @@ TEST(custom_pointwise_derivatives)
     CHECK_MSG(bad == 0, "%s", r.n ? r.items[0].message : "");
     aa_reports_free(&r);
     expect_rejected(with_badcap, "badcap.c", resolver, "verify/derivative", "badcap_d0(");
+    /* near a pole: the correct derivative passes, a wrong one (off where tan is smooth) does not */
+    bad = verify(with_pole, "pole.c", &r, &info, resolver);
+    CHECK_MSG(bad == 0, "%s", r.n ? r.items[0].message : "");
+    aa_reports_free(&r);
+    expect_rejected(with_badpole, "badpole.c", resolver, "verify/derivative", "badpole_d0(");
     expect_rejected(with_missing, "missing.c", resolver, "build/aa_pointwise", "float nosuch(float)");
 }
 
