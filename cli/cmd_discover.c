@@ -119,6 +119,9 @@ static void print_summary(const or_config *c, const or_summary *s, int json)
         cJSON_AddNumberToObject(o, "failed", s->failed);
         cJSON_AddNumberToObject(o, "rejected", s->rejected);
         cJSON_AddNumberToObject(o, "duplicates", s->duplicates);
+        cJSON_AddNumberToObject(o, "baselines", s->baselines);
+        cJSON_AddNumberToObject(o, "repairs", s->repairs);
+        cJSON_AddNumberToObject(o, "early_stops", s->early_stops);
         cJSON_AddNumberToObject(o, "retried_after_interruption", s->interrupted_retried);
         cJSON_AddNumberToObject(o, "best_id", s->best_id);
         cJSON_AddStringToObject(o, "best_name", s->best_name);
@@ -133,10 +136,10 @@ static void print_summary(const or_config *c, const or_summary *s, int json)
         cli_print_json("discover", o);
         return;
     }
-    cli_out("run %lld%s: %d scored, %d failed, %d rejected, %d duplicates in %.0f s (%.1f%% of worker time "
-           "outside training)\n",
-           (long long)s->run_id, s->resumed ? " (resumed)" : "", s->scored, s->failed, s->rejected, s->duplicates,
-           s->wall_s, 100 * s->overhead_share);
+    cli_out("run %lld%s: %d scored (%d of them baselines, %d stopped early), %d failed, %d rejected, %d duplicates; "
+            "%d repair%s; in %.0f s (%.1f%% of worker time outside training)\n",
+            (long long)s->run_id, s->resumed ? " (resumed)" : "", s->scored, s->baselines, s->early_stops, s->failed,
+            s->rejected, s->duplicates, s->repairs, s->repairs == 1 ? "" : "s", s->wall_s, 100 * s->overhead_share);
     if (s->stopped)
         cli_out("stopped by the user: interrupted candidates are retried when the same command runs again\n");
     if (s->best_id)

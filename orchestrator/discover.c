@@ -293,8 +293,15 @@ static int next_candidate(orch *o, or_candidate *c)
     db_candidate_list ref_list = {.items = calloc(4, sizeof(db_candidate)), .n = 0};
     int64_t ref_ids[4];
     for (int i = 0; i < n_refs; i++) ref_ids[ref_list.n] = ranked.items[refs[i]].id, ref_list.items[ref_list.n++] = ranked.items[refs[i]];
-    char err[768];
-    int rc = or_propose(o, parent, &ref_list, c, err, sizeof err);
+    char err[768], why[300] = "";
+    if (parent) {   /* selection made visible: in the events and to the researcher */
+        snprintf(why, sizeof why,
+                 "chosen at random among the top %d of %d ranked designs (every one equally likely, so the search "
+                 "does not only follow the best); it ranks %d with fitness %.4f",
+                 ranked.n < OS_PARENT_POOL ? ranked.n : OS_PARENT_POOL, ranked.n, parent_rank + 1, parent->score);
+        or_event(o, 0, "select", "parent #%lld %s: %s", (long long)parent->id, parent->name, why);
+    }
+    int rc = or_propose(o, parent, why, &ref_list, c, err, sizeof err);
     o->proposed++;
     db_candidate_new nc = {.run_id = o->run_id, .parent_id = c->parent_id, .refs = ref_ids, .n_refs = n_refs,
                            .name = c->name, .motivation = c->motivation, .source = c->source, .costs = c->costs};
@@ -388,6 +395,23 @@ static void run_workers(orch *o)
 
 /* ---- summary ----------------------------------------------------------------------------------- */
 
+/* Baselines, repairs and early stops of the run, from its candidates. */
+static void count_work(orch *o, or_summary *s)
+{
+    db_candidate_list all = {0};
+    if (db_candidate_list_all(o->db, o->run_id, -1, &all) < 0) return;
+    for (int i = 0; i < all.n; i++) {
+        const db_candidate *c = &all.items[i];
+        s->baselines += c->is_baseline && c->status == DB_SCORED;
+        s->early_stops += c->status == DB_SCORED && c->scores_json && strstr(c->scores_json, "\"early_stop\"");
+        db_attempt *a = NULL;
+        int n = 0;
+        if (db_attempt_list(o->db, c->id, &a, &n) == 0 && n > 1) s->repairs += n - 1;
+        db_attempt_list_free(a, n);
+    }
+    db_candidate_list_free(&all);
+}
+
 static void summarise(orch *o, or_summary *s)
 {
     int64_t counts[DB_STATUS_COUNT] = {0};
@@ -398,6 +422,7 @@ static void summarise(orch *o, or_summary *s)
     s->failed = (int)counts[DB_FAILED];
     s->rejected = (int)counts[DB_REJECTED];
     s->duplicates = (int)counts[DB_DUPLICATE];
+    count_work(o, s);
     db_candidate_list top = {0};
     db_top_scored(o->db, o->run_id, 1, DB_RANK_NO_BASELINES, &top);
     if (top.n) {

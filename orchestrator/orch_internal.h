@@ -68,7 +68,9 @@ void or_candidate_free(or_candidate *c);
 /* propose.c: a new candidate from a parent (NULL parent: from scratch), and
  * a repaired source after a failure. Called with o->lock held for the
  * database reads, released around model calls. 0, or -1 with err. */
-int or_propose(orch *o, const db_candidate *parent, const db_candidate_list *refs, or_candidate *out, char *err,
+/* why_parent: how the parent was chosen, for the researcher ("" : none). */
+int or_propose(orch *o, const db_candidate *parent, const char *why_parent, const db_candidate_list *refs,
+               or_candidate *out, char *err,
                size_t errlen);
 int or_repair(orch *o, or_candidate *c, const char *stage, const aa_reports *reps, int attempt, char *err,
               size_t errlen);

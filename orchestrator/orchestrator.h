@@ -60,6 +60,9 @@ typedef struct or_summary {
     int resumed;
     int stopped;                /* ended by the user (cancel): resumable */
     int scored, failed, rejected, duplicates, interrupted_retried;
+    int baselines;              /* of the scored: the baselines */
+    int repairs;                /* attempts after a candidate's first (each a repair) */
+    int early_stops;            /* of the scored: stopped early, with a reason */
     int best_id;
     double best_score;
     char best_name[128];

@@ -177,8 +177,8 @@ static int builtin_repair(orch *o, or_candidate *c, char *err, size_t errlen)
 
 /* ---- language-model proposer ------------------------------------------------------- */
 
-static int llm_propose(orch *o, const db_candidate *parent, const db_candidate_list *refs, or_candidate *out,
-                       char *err, size_t errlen)
+static int llm_propose(orch *o, const db_candidate *parent, const char *why_parent, const db_candidate_list *refs,
+                       or_candidate *out, char *err, size_t errlen)
 {
     char *results = or_results_text(parent), *references = or_references_text(parent, refs);
     char *baselines = or_baselines_text(o), *scale = or_scale_text(o), *notice = or_notice_text(o);
@@ -192,6 +192,7 @@ static int llm_propose(orch *o, const db_candidate *parent, const db_candidate_l
     os_retrieve_cognition(&o->cognition, parent && parent->analysis ? parent->analysis : "linear attention memory recall",
                           3, &cognition);
     llm_var vars[] = {{"parent_name", parent ? parent->name : "(none)"},
+                      {"parent_selection", why_parent && *why_parent ? why_parent : "(no parent yet)"},
                       {"parent_motivation", parent && parent->motivation ? parent->motivation : ""},
                       {"parent_results", results ? results : ""},
                       {"parent_source", source ? source : "(no parent: write the first design from scratch)"},
@@ -240,12 +241,14 @@ static int llm_repair(orch *o, or_candidate *c, const char *stage, const aa_repo
 
 /* ---- the interface ------------------------------------------------------------------ */
 
-int or_propose(orch *o, const db_candidate *parent, const db_candidate_list *refs, or_candidate *out, char *err,
+int or_propose(orch *o, const db_candidate *parent, const char *why_parent, const db_candidate_list *refs,
+               or_candidate *out, char *err,
                size_t errlen)
 {
     memset(out, 0, sizeof *out);
     out->parent_id = parent ? parent->id : 0;
-    int rc = o->llm ? llm_propose(o, parent, refs, out, err, errlen) : builtin_propose(o, parent, out, err, errlen);
+    int rc = o->llm ? llm_propose(o, parent, why_parent, refs, out, err, errlen)
+                    : builtin_propose(o, parent, out, err, errlen);
     if (!out->name) out->name = strdup("unnamed");
     if (!out->motivation) out->motivation = strdup("");
     return rc;

@@ -294,7 +294,7 @@ static const struct {
     const char *answer_format[4];   /* what the template must tell the model to answer */
 } templates[] = {
     {"researcher",
-     {"parent_name", "parent_motivation", "parent_results", "parent_source", "scale", "notice", "siblings", "tried",
+     {"parent_name", "parent_selection", "parent_motivation", "parent_results", "parent_source", "scale", "notice", "siblings", "tried",
       "baselines", "references", "analysis", "cognition", "dsl_reference"},
      {"```c", "AA_NAME", "AA_MOTIVATION", "aa_t mixer(aa_layer *l, aa_t x)"}},
     {"repair", {"stage", "attempt", "max_attempts", "report", "source", "dsl_reference"},

@@ -404,6 +404,7 @@ TEST(llm_proposer_with_repairs_and_a_misbehaving_endpoint)
         CHECK_STR_CONTAINS(first, "MQAR not measured");
         CHECK(!strstr(first, "MQAR -1") && !strstr(first, "MQAR accuracy -1"));
         CHECK_STR_CONTAINS(first, "# Notice\n\n(none)");
+        CHECK_STR_CONTAINS(first, "How it was chosen: chosen at random among the top 2 of 2 ranked designs");
         /* the hostile proposal's failure reaches the later prompts with its stage and rule */
         CHECK_STR_CONTAINS(third, "- pwn (#");
         CHECK_STR_CONTAINS(third, "failed at stage ");
