@@ -29,8 +29,10 @@ static void discover_usage(FILE *out)
             "the same command again resumes (finished candidates are never run again). Ctrl-C stops cleanly.\n\n"
             "options:\n"
             "  --db PATH         lineage database (default asiarch.db)\n"
-            "  --llm builtin|URL proposer: the built-in evolutionary one (default) or an OpenAI-compatible\n"
-            "                    endpoint (key from ASIARCH_API_KEY or OPENAI_API_KEY)\n"
+            "  --llm builtin|URL|replay:DIR  proposer: the built-in evolutionary one (default), an\n"
+            "                    OpenAI-compatible endpoint (key from ASIARCH_API_KEY or OPENAI_API_KEY; every\n"
+            "                    exchange is recorded in <db>.d/llm), or a recorded run's exchanges served again\n"
+            "                    without the endpoint (DIR: that run's <db>.d/llm), which reproduces the run\n"
             "  --model NAME      the endpoint's model\n"
             "  --llm-timeout S   seconds per request to the endpoint (default 300; retries follow)\n"
             "  --budget N        candidates to propose (default 6)\n"
@@ -132,6 +134,7 @@ static void print_summary(const or_config *c, const or_summary *s, int json)
         cJSON_AddNumberToObject(o, "prompt_tokens", (double)s->prompt_tokens);
         cJSON_AddNumberToObject(o, "completion_tokens", (double)s->completion_tokens);
         cJSON_AddNumberToObject(o, "cost_usd", s->cost_usd);
+        if (s->llm_log_dir[0]) cJSON_AddStringToObject(o, "llm_exchanges", s->llm_log_dir);
         cJSON_AddStringToObject(o, "db", c->db_path);
         cli_print_json("discover", o);
         return;
@@ -148,6 +151,9 @@ static void print_summary(const or_config *c, const or_summary *s, int json)
     if (s->prompt_tokens || s->completion_tokens)
         cli_out("language model: %lld prompt + %lld completion tokens, $%.4f\n", (long long)s->prompt_tokens,
                (long long)s->completion_tokens, s->cost_usd);
+    if (s->llm_log_dir[0])
+        cli_out("exchanges recorded in %s: `--llm replay:%s` reproduces the run without the endpoint\n", s->llm_log_dir,
+                s->llm_log_dir);
     cli_out("lineage: `asiarch db --db %s list`, `asiarch db --db %s tree --format svg -o lineage.svg`\n", c->db_path,
            c->db_path);
 }
@@ -177,7 +183,7 @@ int cmd_discover(int argc, char **argv)
     }
     c.api_key = getenv("ASIARCH_API_KEY");
     if (!c.api_key || !*c.api_key) c.api_key = getenv("OPENAI_API_KEY");
-    if (c.llm_url && strcmp(c.llm_url, "builtin") && !c.model) {
+    if (c.llm_url && strcmp(c.llm_url, "builtin") && strncmp(c.llm_url, "replay:", 7) && !c.model) {
         cli_error("discover", "--llm %s needs --model NAME", c.llm_url);
         or_config_free_json(keep);
         return EXIT_USAGE;

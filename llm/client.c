@@ -46,6 +46,7 @@ struct llm_client {
     uint64_t rng;
     long next_log;
     llm_totals totals;
+    llm_replay *replay;      /* "replay:DIR": answers from a recording, no endpoint */
 };
 
 /* ---- small helpers ------------------------------------------------------------ */
@@ -144,9 +145,12 @@ static int check_config(const llm_config *c, llm_error *err)
 {
     if (!c->base_url || !*c->base_url)
         return llm_fail(err, LLM_ERR_CONFIG, "no endpoint URL (e.g. http://127.0.0.1:8080 or https://api.openai.com/v1)");
-    if (strncmp(c->base_url, "http://", 7) && strncmp(c->base_url, "https://", 8))
-        return llm_fail(err, LLM_ERR_CONFIG, "endpoint URL '%.200s' must start with http:// or https://", c->base_url);
-    if (!c->model || !*c->model)
+    int replay = !strncmp(c->base_url, LLM_REPLAY_PREFIX, strlen(LLM_REPLAY_PREFIX));
+    if (strncmp(c->base_url, "http://", 7) && strncmp(c->base_url, "https://", 8) && !replay)
+        return llm_fail(err, LLM_ERR_CONFIG,
+                        "endpoint URL '%.200s' must start with http:// or https:// (or be replay:DIR, a recorded run)",
+                        c->base_url);
+    if (!replay && (!c->model || !*c->model))
         return llm_fail(err, LLM_ERR_CONFIG, "no model name (e.g. gpt-4o-mini, qwen2.5-coder:7b)");
     if (!(c->timeout_s > 0 && c->timeout_s <= MAX_TIMEOUT_S) || !(c->connect_timeout_s > 0 && c->connect_timeout_s <= MAX_TIMEOUT_S))
         return llm_fail(err, LLM_ERR_CONFIG, "timeouts must be in (0, %g] s (timeout %g s, connect timeout %g s)",
@@ -189,9 +193,14 @@ llm_client *llm_client_new(const llm_config *cfg, llm_error *err)
     }
     llm_client *c = calloc(1, sizeof *c);
     if (!c) { llm_fail(err, LLM_ERR_NOMEM, "out of memory"); return NULL; }
+    if (!strncmp(cfg->base_url, LLM_REPLAY_PREFIX, strlen(LLM_REPLAY_PREFIX)) &&
+        !(c->replay = llm_replay_open(cfg->base_url + strlen(LLM_REPLAY_PREFIX), err))) {
+        free(c);
+        return NULL;
+    }
     c->cfg = *cfg;
     c->base_url = strdup(cfg->base_url);
-    c->model = strdup(cfg->model);
+    c->model = strdup(cfg->model && *cfg->model ? cfg->model : c->replay ? llm_replay_model(c->replay) : "");
     c->api_key = cfg->api_key && *cfg->api_key ? strdup(cfg->api_key) : NULL;
     c->log_dir = cfg->log_dir ? strdup(cfg->log_dir) : NULL;
     c->url = chat_url(cfg->base_url);
@@ -223,6 +232,7 @@ void llm_client_free(llm_client *c)
 {
     if (!c) return;
     if (c->lock_ready) pthread_mutex_destroy(&c->lock);
+    llm_replay_free(c->replay);
     free(c->base_url);
     free(c->model);
     free(c->api_key);
@@ -232,6 +242,23 @@ void llm_client_free(llm_client *c)
 }
 
 const char *llm_client_url(const llm_client *c) { return c->url; }
+
+int llm_client_set_log_dir(llm_client *c, const char *dir)
+{
+    char *copy = dir ? strdup(dir) : NULL;
+    if (dir && !copy) return -1;
+    if (dir && mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        free(copy);
+        return -1;
+    }
+    pthread_mutex_lock(&c->lock);
+    free(c->log_dir);
+    c->log_dir = copy;
+    c->cfg.log_dir = copy;
+    c->next_log = copy ? next_log_number(copy) : 1;
+    pthread_mutex_unlock(&c->lock);
+    return 0;
+}
 
 void llm_client_totals(llm_client *c, llm_totals *t)
 {
@@ -659,6 +686,42 @@ static void add_to_totals(llm_client *c, const llm_reply *r, int ok, int logged)
     pthread_mutex_unlock(&c->lock);
 }
 
+/* A replay client's call: the recorded answer, logged again like a live
+ * one (so a replayed run can itself be replayed). */
+static int replay_chat(llm_client *c, cJSON *request, char *body, llm_reply *r, llm_error *err)
+{
+    double t0 = now_s();
+    int ok = llm_replay_chat(c->replay, request, r, err) == 0;
+    r->latency_s = now_s() - t0;
+    int logged = 1;
+    if (c->log_dir) {
+        attempt a;
+        memset(&a, 0, sizeof a);
+        cJSON *attempts = cJSON_CreateArray();
+        call_record rec = {time(NULL), request, attempts, &a};
+        if (ok) {   /* the body a live call would have logged */
+            cJSON *resp = cJSON_CreateObject(), *choices = cJSON_AddArrayToObject(resp, "choices");
+            cJSON *ch = cJSON_CreateObject(), *msg = cJSON_AddObjectToObject(ch, "message");
+            cJSON_AddStringToObject(msg, "role", "assistant");
+            cJSON_AddStringToObject(msg, "content", r->content);
+            cJSON_AddStringToObject(ch, "finish_reason", r->finish_reason);
+            cJSON_AddItemToArray(choices, ch);
+            cJSON_AddStringToObject(resp, "model", r->model);
+            char *text = cJSON_PrintUnformatted(resp);
+            cJSON_Delete(resp);
+            if (text) llm_buf_str(&a.body, text);
+            free(text);
+        }
+        logged = write_log(c, &rec, r, err, ok) == 0;
+        llm_buf_free(&a.body);
+        cJSON_Delete(attempts);
+    }
+    add_to_totals(c, r, ok, logged);
+    cJSON_Delete(request);
+    free(body);
+    return ok ? 0 : -1;
+}
+
 int llm_chat(llm_client *c, const llm_message *msgs, int n, llm_reply *r, llm_error *err)
 {
     llm_error local;
@@ -672,6 +735,7 @@ int llm_chat(llm_client *c, const llm_message *msgs, int n, llm_reply *r, llm_er
         return request ? llm_fail(err, LLM_ERR_NOMEM, "out of memory building the request") : -1;
     }
     double t0 = now_s();
+    if (c->replay) return replay_chat(c, request, body, r, err);
     attempt a;
     call_record rec = {time(NULL), request, cJSON_CreateArray(), &a};
     int protocol_retries = 1;

@@ -39,4 +39,17 @@ typedef struct llm_template {
 extern const llm_template llm_templates[];
 extern const int llm_n_templates;
 
+/* ---- replay (replay.c): a recorded run's exchanges, served again ---- */
+
+typedef struct cJSON cJSON;
+typedef struct llm_replay llm_replay;
+#define LLM_REPLAY_PREFIX "replay:"
+/* Read every llm-NNNNNN.json of dir. NULL with err when there is none. */
+llm_replay *llm_replay_open(const char *dir, llm_error *err);
+void llm_replay_free(llm_replay *r);
+const char *llm_replay_model(const llm_replay *r);
+/* The recorded answer to this request (its messages byte for byte), or
+ * its recorded failure; a protocol error when none matches. */
+int llm_replay_chat(llm_replay *r, const cJSON *request, llm_reply *reply, llm_error *err);
+
 #endif /* ASIARCH_LLM_INTERNAL_H */

@@ -112,6 +112,9 @@ void llm_config_defaults(llm_config *c);
  * URL or model, a URL that is not http(s), or no memory. */
 llm_client *llm_client_new(const llm_config *c, llm_error *err);
 void llm_client_free(llm_client *client);
+/* Record the calls from now on in dir (created if missing), one
+ * llm-NNNNNN.json each: what `replay:DIR` serves again. 0, or -1 (no memory). */
+int llm_client_set_log_dir(llm_client *client, const char *dir);
 /* The chat-completions URL the client posts to. */
 const char *llm_client_url(const llm_client *client);
 

@@ -113,6 +113,21 @@ static int open_run(orch *o, char *err, size_t errlen)
     return 0;
 }
 
+/* Every exchange of the run is recorded in <run dir>/llm/<db file>-run<id>:
+ * `--llm replay:` that directory reproduces the run without the endpoint. */
+static void record_llm(orch *o)
+{
+    if (!o->llm) return;
+    const char *base = strrchr(o->cfg->db_path, '/');
+    base = base ? base + 1 : o->cfg->db_path;
+    char parent[1200];
+    snprintf(parent, sizeof parent, "%s/llm", o->run_dir);
+    mkdir(parent, 0755);
+    snprintf(o->summary->llm_log_dir, sizeof o->summary->llm_log_dir, "%.900s/%.200s-run%lld", parent, base,
+             (long long)o->run_id);
+    if (llm_client_set_log_dir(o->llm, o->summary->llm_log_dir) < 0) o->summary->llm_log_dir[0] = 0;
+}
+
 static int open_llm(orch *o, char *err, size_t errlen)
 {
     const or_config *c = o->cfg;
@@ -123,10 +138,7 @@ static int open_llm(orch *o, char *err, size_t errlen)
     lc.model = c->model;
     lc.api_key = c->api_key;
     if (c->llm_timeout_s > 0) lc.timeout_s = c->llm_timeout_s;
-    char logs[1200];
-    snprintf(logs, sizeof logs, "%s/llm", o->run_dir);
-    lc.log_dir = logs;
-    lc.seed = c->seed;
+    lc.seed = c->seed;   /* the log directory is the run's: set once the run is known (record_llm) */
     llm_error e;
     o->llm = llm_client_new(&lc, &e);
     if (!o->llm) snprintf(err, errlen, "language model: %s", e.message);
@@ -496,6 +508,7 @@ int or_discover(const or_config *cfg, volatile int *cancel, or_summary *summary,
     } else if (prepare_corpus(o, err, errlen) == 0 && db_open(cfg->db_path, &o->db, err, errlen) == 0 &&
                open_llm(o, err, errlen) == 0 && cog_base_load_embedded(&o->cognition, err, errlen) >= 0 &&
                open_run(o, err, errlen) == 0) {
+        record_llm(o);
         if (cfg->steps > 0) o->rcfg.steps = cfg->steps;
         if (!cfg->mqar) o->rcfg.mqar_steps = 0;
         o->rcfg.seed = cfg->seed;

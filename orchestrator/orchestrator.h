@@ -63,6 +63,7 @@ typedef struct or_summary {
     int baselines;              /* of the scored: the baselines */
     int repairs;                /* attempts after a candidate's first (each a repair) */
     int early_stops;            /* of the scored: stopped early, with a reason */
+    char llm_log_dir[1200];     /* where the model's exchanges were recorded ("" : none) */
     int best_id;
     double best_score;
     char best_name[128];

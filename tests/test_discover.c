@@ -17,6 +17,7 @@
  */
 #include <cJSON.h>
 #include <signal.h>
+#include <math.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -424,6 +425,28 @@ TEST(llm_proposer_with_repairs_and_a_misbehaving_endpoint)
         CHECK_STR_CONTAINS(c, "# Its siblings");
     }
     CHECK(analyst_seen);
+
+    /* The same run replayed from its recorded exchanges, without the endpoint:
+     * every candidate again, with the same source, status and score. */
+    snprintf(args, sizeof args, "--db l2.db --llm replay:asiarch-run/llm/l.db-run1 --llm-timeout 2 --budget 4 "
+             "--max-repairs 2 --scale tiny --steps 20 --no-mqar --seed 9");
+    rc = run(args, NULL);
+    CHECK_MSG(rc == 0, "replay: exit %d", rc);
+    if (rc) show_stderr();
+    aa_db *db2 = open_db("l2.db");
+    db_candidate_list again = {0};
+    if (db2) db_candidate_list_all(db2, 0, -1, &again);
+    CHECK_MSG(again.n == all.n, "replayed %d candidates of %d", again.n, all.n);
+    for (int i = 0; i < all.n && i < again.n; i++) {
+        const db_candidate *x = &all.items[i], *y = &again.items[i];
+        CHECK_MSG(!strcmp(x->name, y->name) && x->status == y->status, "#%d: %s %s vs %s %s", i + 1, x->name,
+                  db_status_name(x->status), y->name, db_status_name(y->status));
+        CHECK((!x->source && !y->source) || (x->source && y->source && !strcmp(x->source, y->source)));
+        CHECK_MSG((isnan(x->score) && isnan(y->score)) || x->score == y->score, "#%d: score %.17g vs %.17g", i + 1,
+                  x->score, y->score);
+    }
+    db_candidate_list_free(&again);
+    if (db2) db_close(db2);
     CHECK(!mock_llm_header(cJSON_GetArrayItem(log, 0), "Authorization"));   /* no key set: none sent */
     cJSON_Delete(log);
     db_candidate_list_free(&all);
