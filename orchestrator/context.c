@@ -168,7 +168,10 @@ char *or_baselines_text(const orch *o)
         fprintf(f, ", %.0f tokens/s, %ld parameters", b->tokens_per_s, b->params);
         if (b->step_cpu_s > 0) fprintf(f, ", %.3f CPU s/step", b->step_cpu_s);
         curve_points(f, b->loss_curve, b->curve_len);
-        fprintf(f, "%s\n", i == o->ref_base ? " (the reference the scores are taken against)" : "");
+        const char *role = i == o->ref_base && i == o->mqar_base ? " (the reference for loss and recall)"
+                           : i == o->ref_base ? " (the reference for loss)"
+                           : i == o->mqar_base ? " (the reference for recall)" : "";
+        fprintf(f, "%s\n", role);
     }
     if (o->n_base == 0) fputs("(not trained yet)\n", f);
     fclose(f);

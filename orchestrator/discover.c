@@ -241,9 +241,10 @@ static void train_baselines(orch *o)
         if (all.items[k].is_baseline) load_baseline(o, &all.items[k]);
     db_candidate_list_free(&all);
     o->ref_base = o->n_base ? os_reference_baseline(o->base, o->n_base) : -1;
+    if (o->ref_base >= 0) o->ref = os_reference_composite(o->base, o->n_base, &o->mqar_base);
 }
 
-const os_baseline *or_reference(const orch *o) { return o->ref_base >= 0 ? &o->base[o->ref_base] : NULL; }
+const os_baseline *or_reference(const orch *o) { return o->ref_base >= 0 ? &o->ref : NULL; }
 
 int or_metrics_from_json(const char *json, rt_metrics *m)
 {
@@ -485,7 +486,7 @@ int or_discover(const or_config *cfg, volatile int *cancel, or_summary *summary,
     o->summary = summary;
     o->rng = cfg->seed * 0x9E3779B97F4A7C15ull + 1;
     o->t_start = rt_now();
-    o->ref_base = -1;
+    o->ref_base = o->mqar_base = -1;
     /* Recursive: events are logged both from code that holds the lock and
      * from code that does not. */
     pthread_mutexattr_t attr;

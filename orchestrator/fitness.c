@@ -41,6 +41,17 @@ int os_reference_baseline(const os_baseline *b, int n)
     return best;
 }
 
+os_baseline os_reference_composite(const os_baseline *b, int n, int *mqar_index)
+{
+    int best = os_reference_baseline(b, n), recall = -1;
+    os_baseline ref = b[best];
+    for (int i = 0; i < n; i++)
+        if (isfinite(b[i].mqar_acc) && b[i].mqar_acc >= 0 && (recall < 0 || b[i].mqar_acc > b[recall].mqar_acc)) recall = i;
+    ref.mqar_acc = recall >= 0 ? b[recall].mqar_acc : -1;
+    if (mqar_index) *mqar_index = recall;
+    return ref;
+}
+
 static double sigmoid(double x)
 {
     return 1.0 / (1.0 + exp(-x));

@@ -37,7 +37,9 @@ typedef struct orch {
     os_baseline base[OR_MAX_BASELINES];
     char base_names[OR_MAX_BASELINES][64];
     float *curves[OR_MAX_BASELINES];
-    int ref_base;               /* index of the reference baseline for scoring (-1: none) */
+    int ref_base;               /* the baseline with the lowest loss: the loss reference (-1: none) */
+    int mqar_base;              /* the baseline with the best MQAR accuracy (-1: none measured) */
+    os_baseline ref;            /* what each term is scored against (os_reference_composite) */
     int n_base;
     long baseline_params;
     cog_base cognition;

@@ -64,6 +64,13 @@ void os_baseline_from_metrics(os_baseline *b, const rt_metrics *m, const float *
  * so beating "the baselines" means beating the best of them. Returns its
  * index, or -1 when n <= 0 or none has a usable loss. */
 int os_reference_baseline(const os_baseline *b, int n);
+/* The reference each fitness term is scored against: the baseline with the
+ * lowest loss (its loss, curve, speed and cost), with the best MQAR accuracy
+ * of any baseline in place of its own, so that a strong memory is the bar
+ * for recall even when another baseline wins on loss. *mqar_index receives
+ * the baseline whose recall it is (-1: none measured). Requires
+ * os_reference_baseline(b, n) >= 0. */
+os_baseline os_reference_composite(const os_baseline *b, int n, int *mqar_index);
 
 /* ---- fitness ----------------------------------------------------------------------- */
 

@@ -93,6 +93,7 @@ TEST(the_population_in_the_prompts)
                               .params = 400000, .loss_curve = curve, .curve_len = 200};
     o.n_base = 1;
     o.ref_base = 0;
+    o.mqar_base = -1;
 
     /* a baseline parent has source, from the binary */
     db_candidate pb;

@@ -986,8 +986,31 @@ TEST(analyst_levers)
     CHECK(os_rule_analysis(&missing, &text) == -1 && text == NULL);
 }
 
+/* Each term against the best baseline on that measure (issue 14): Gated
+ * DeltaNet wins on loss with recall near chance, DeltaNet recalls. */
+TEST(reference_per_measure)
+{
+    os_baseline b[2] = {{.name = "delta_net", .val_loss = 1.80, .mqar_acc = 0.96, .params = 100},
+                        {.name = "gated_delta_net", .val_loss = 1.75, .mqar_acc = 0.07, .params = 110}};
+    int recall = -2;
+    os_baseline ref = os_reference_composite(b, 2, &recall);
+    CHECK(!strcmp(ref.name, "gated_delta_net") && ref.val_loss == 1.75 && ref.params == 110);
+    CHECK(ref.mqar_acc == 0.96 && recall == 0);
+    /* a candidate with some memory is no recall win against the real bar */
+    rt_metrics m = {.val_loss = 1.75, .mqar_acc = 0.30};
+    os_fitness_parts p;
+    os_fitness(&m, &ref, NAN, &p);
+    CHECK(p.mqar.present && p.mqar.value < 0.5);
+    os_fitness(&m, &b[1], NAN, &p);
+    CHECK(p.mqar.value > 0.5);   /* what the loss-best baseline alone would have said */
+    b[0].mqar_acc = b[1].mqar_acc = -1;   /* no probe: no recall reference */
+    ref = os_reference_composite(b, 2, &recall);
+    CHECK(ref.mqar_acc < 0 && recall == -1);
+}
+
 int main(void)
 {
+    RUN(reference_per_measure);
     char err[256];
     rt_config_scale("tiny", &tiny, err, sizeof err);
     if (cog_base_load_embedded(&cognition, err, sizeof err) < 0) {
