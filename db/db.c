@@ -338,6 +338,17 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
     "CREATE TRIGGER candidates_touch_run_update AFTER UPDATE ON candidates BEGIN"
     "  UPDATE runs SET updated_at = " DB_NOW_SQL " WHERE id = NEW.run_id; END;"
     "INSERT INTO meta (key, value) VALUES ('application', 'asiarch');",
+    /* 1 -> 2: per-seed results (wins that hold: mean and interval over seeds). */
+    "CREATE TABLE seed_results ("
+    "  id INTEGER PRIMARY KEY,"
+    "  candidate_id INTEGER NOT NULL REFERENCES candidates(id) ON DELETE CASCADE,"
+    "  seed INTEGER NOT NULL,"
+    "  scale TEXT NOT NULL CHECK (scale <> ''),"
+    "  steps INTEGER NOT NULL CHECK (steps > 0),"
+    "  metrics_json TEXT NOT NULL CHECK (json_valid(metrics_json) AND json_type(metrics_json) = 'object'),"
+    "  created_at TEXT NOT NULL DEFAULT (" DB_NOW_SQL "),"
+    "  UNIQUE (candidate_id, seed, scale, steps));"
+    "CREATE INDEX seed_results_candidate ON seed_results(candidate_id);",
 };
 
 /* Schema version of the open file: 0 for an empty file; -1 (with a message)

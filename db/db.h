@@ -44,7 +44,7 @@
 /* The database `asiarch discover` and `asiarch db` use when none is named:
  * a file in the current directory. */
 #define DB_DEFAULT_PATH "asiarch.db"
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 #define DB_BUSY_TIMEOUT_MS 10000
 /* Times a candidate is retried after the process running it was killed. */
 #define DB_MAX_RETRIES 1
@@ -308,6 +308,26 @@ int db_attempt_add(aa_db *db, const db_attempt_new *a, int64_t *id);
 /* The candidate's attempts in order. */
 int db_attempt_list(aa_db *db, int64_t candidate_id, db_attempt **out, int *n);
 void db_attempt_list_free(db_attempt *a, int n);
+
+/* ---- seed results: the same candidate trained again on other seeds ------------------- */
+
+/* One training of a candidate (or baseline) on one seed, at a scale and
+ * step count: what makes a claimed win checkable (mean and interval over
+ * seeds). The run's own training is one of them too, stored the same way. */
+typedef struct db_seed_result {
+    int64_t candidate_id, seed;
+    char *scale;
+    int steps;
+    char *metrics_json;         /* JSON object: val_loss, mqar_acc, ... */
+    char created_at[DB_TIME_LEN];
+} db_seed_result;
+
+/* Store (replace) the result of candidate_id on seed at scale/steps. */
+int db_seed_result_put(aa_db *db, int64_t candidate_id, int64_t seed, const char *scale, int steps,
+                       const char *metrics_json);
+/* The candidate's results at scale/steps (scale NULL: any), by seed. */
+int db_seed_results(aa_db *db, int64_t candidate_id, const char *scale, int steps, db_seed_result **out, int *n);
+void db_seed_results_free(db_seed_result *r, int n);
 
 /* ---- events -------------------------------------------------------------------------- */
 

@@ -108,12 +108,12 @@ TEST(schema_is_created_and_versioned)
     aa_db *db = open_fresh("schema.db", path, sizeof path);
     db_close(db);
     raw_text(path, "SELECT value FROM meta WHERE key = 'schema_version'", v, sizeof v);
-    CHECK(!strcmp(v, "1"));
+    CHECK(!strcmp(v, "2"));
     raw_text(path, "PRAGMA journal_mode", v, sizeof v);
     CHECK(!strcmp(v, "wal"));
     raw_text(path, "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name)",
              v, sizeof v);
-    CHECK(!strcmp(v, "attempts,candidates,events,meta,runs"));
+    CHECK(!strcmp(v, "attempts,candidates,events,meta,runs,seed_results"));
     raw_text(path, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name LIKE 'candidates_%'", v, sizeof v);
     CHECK(atoi(v) >= 3);
 
@@ -125,9 +125,9 @@ TEST(schema_is_created_and_versioned)
     db_close(db);
 
     /* A database from a future asiarch is refused, clearly, both ways. */
-    raw_sql(path, "UPDATE meta SET value = '2' WHERE key = 'schema_version'");
+    raw_sql(path, "UPDATE meta SET value = '3' WHERE key = 'schema_version'");
     CHECK(db_open(path, &db, err, sizeof err) == -1 && db == NULL);
-    CHECK_STR_CONTAINS(err, "schema version 2, newer than this asiarch's 1");
+    CHECK_STR_CONTAINS(err, "schema version 3, newer than this asiarch's 2");
     CHECK(db_open_readonly(path, &db, err, sizeof err) == -1);
     CHECK_STR_CONTAINS(err, "newer");
 
@@ -140,6 +140,25 @@ TEST(schema_is_created_and_versioned)
     CHECK(db_open(path, &db, err, sizeof err) == 0);
     db_close(db);
     raw_text(path, "SELECT value FROM meta WHERE key = 'schema_version'", v, sizeof v);
+    CHECK(!strcmp(v, "2"));
+
+    /* A version-1 database (before per-seed results) is migrated, its rows kept. */
+    db_file(path, sizeof path, "v1.db");
+    CHECK(db_open(path, &db, err, sizeof err) == 0);
+    db_run_new rn = {.seed = 1, .scale = "tiny", .proposer = "builtin"};
+    int64_t run = 0;
+    CHECK(db_run_create(db, &rn, &run) == 0);
+    db_close(db);
+    raw_sql(path, "DROP TABLE seed_results");
+    raw_sql(path, "UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+    CHECK(db_open_readonly(path, &db, err, sizeof err) == -1);
+    CHECK_STR_CONTAINS(err, "schema version 1; open it for writing once");
+    CHECK(db_open(path, &db, err, sizeof err) == 0);
+    db_run got;
+    CHECK(db && db_run_get(db, run, &got) == 0 && !strcmp(got.scale, "tiny"));
+    if (db) db_run_free(&got);
+    db_close(db);
+    raw_text(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'seed_results'", v, sizeof v);
     CHECK(!strcmp(v, "1"));
 
     /* Another program's SQLite file, and a file that is not SQLite at all. */
@@ -982,6 +1001,33 @@ TEST(unwritable_and_missing_paths)
     }
 }
 
+TEST(seed_results)
+{
+    char path[512], err[256];
+    aa_db *db = open_fresh("seeds.db", path, sizeof path);
+    db_run_new rn = {.seed = 1, .scale = "tiny", .proposer = "builtin"};
+    int64_t run = 0, id = 0;
+    CHECK(db_run_create(db, &rn, &run) == 0);
+    db_candidate_new c = {.run_id = run, .name = "a", .source = "x"};
+    CHECK(db_candidate_insert(db, &c, &id) == 0);
+    CHECK(db_seed_result_put(db, id, 7, "tiny", 100, "{\"val_loss\":1.5}") == 0);
+    CHECK(db_seed_result_put(db, id, 3, "tiny", 100, "{\"val_loss\":1.6}") == 0);
+    CHECK(db_seed_result_put(db, id, 3, "small", 100, "{\"val_loss\":1.2}") == 0);
+    CHECK(db_seed_result_put(db, id, 7, "tiny", 100, "{\"val_loss\":1.4}") == 0);   /* replaced */
+    CHECK(db_seed_result_put(db, id, 8, "tiny", 100, "[1]") == -1);
+    CHECK_STR_CONTAINS(db_error(db), "not a JSON object");
+    CHECK(db_seed_result_put(db, 999, 8, "tiny", 100, "{}") == -1);   /* no such candidate */
+    db_seed_result *r;
+    int n;
+    CHECK(db_seed_results(db, id, "tiny", 100, &r, &n) == 0 && n == 2);
+    if (n == 2) CHECK(r[0].seed == 3 && r[1].seed == 7 && strstr(r[1].metrics_json, "1.4"));
+    db_seed_results_free(r, n);
+    CHECK(db_seed_results(db, id, NULL, 0, &r, &n) == 0 && n == 3);
+    db_seed_results_free(r, n);
+    (void)err;
+    db_close(db);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) return 1;
@@ -997,6 +1043,7 @@ int main(void)
     RUN(readers_beside_a_writer);
     RUN(full_disk_is_a_clear_error);
     RUN(unwritable_and_missing_paths);
+    RUN(seed_results);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
