@@ -21,6 +21,7 @@
 #include "cli.h"
 #include "db.h"
 #include "db_tree.h"
+#include "score.h"
 
 /* ---- arguments ------------------------------------------------------------------- */
 
@@ -241,6 +242,97 @@ static int run_list(const char *cmd, aa_db *db, const db_args *a)
 
 /* ---- db best ----------------------------------------------------------------------- */
 
+/* ---- db best: wins that hold ------------------------------------------------------------------ */
+
+/* A candidate's measure over its stored seeds at its run's scale and steps. */
+static os_seed_stats seed_measure(aa_db *db, const db_candidate *c, const char *key, cJSON *results)
+{
+    db_run run;
+    double v[64];
+    int m = 0;
+    if (db_run_get(db, c->run_id, &run) != 0) return os_seed_stats_of(v, 0);
+    cJSON *metrics = c->metrics_json ? cJSON_Parse(c->metrics_json) : NULL;
+    int steps = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(metrics, "steps"));
+    cJSON_Delete(metrics);
+    db_seed_result *r = NULL;
+    int n = 0;
+    if (db_seed_results(db, c->id, run.scale ? run.scale : "", steps, &r, &n) == 0)
+        for (int i = 0; i < n && m < 64; i++) {
+            cJSON *j = cJSON_Parse(r[i].metrics_json);
+            const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, key);
+            v[m++] = cJSON_IsNumber(x) ? x->valuedouble : NAN;
+            if (results) {
+                cJSON *e = cJSON_CreateObject();
+                cJSON_AddNumberToObject(e, "seed", (double)r[i].seed);
+                cJSON_AddStringToObject(e, "scale", r[i].scale);
+                cJSON_AddNumberToObject(e, "steps", r[i].steps);
+                cJSON_AddItemToObject(e, "metrics", j);
+                cJSON_AddItemToArray(results, e);
+                j = NULL;
+            }
+            cJSON_Delete(j);
+        }
+    db_seed_results_free(r, n);
+    db_run_free(&run);
+    return os_seed_stats_of(v, m);
+}
+
+static cJSON *stats_json(const os_seed_stats *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "n", s->n);
+    if (isfinite(s->mean)) cJSON_AddNumberToObject(o, "mean", s->mean);
+    else cJSON_AddNullToObject(o, "mean");
+    if (isfinite(s->ci95)) cJSON_AddNumberToObject(o, "ci95", s->ci95);
+    else cJSON_AddNullToObject(o, "ci95");
+    return o;
+}
+
+/* The baseline of c's run that is best on key over seeds (index into l), or -1. */
+static int best_baseline(aa_db *db, const db_candidate_list *l, const char *key, int lower, os_seed_stats *out)
+{
+    int best = -1;
+    for (int i = 0; i < l->n; i++) {
+        if (!l->items[i].is_baseline) continue;
+        os_seed_stats s = seed_measure(db, &l->items[i], key, NULL);
+        if (s.n && (best < 0 || (lower ? s.mean < out->mean : s.mean > out->mean))) {
+            best = i;
+            *out = s;
+        }
+    }
+    return best;
+}
+
+static void add_verdict(cJSON *o, const char *key, aa_db *db, const db_candidate_list *base, const os_seed_stats *mine,
+                        int lower)
+{
+    os_seed_stats b = {0};
+    int i = best_baseline(db, base, lower ? "val_loss" : "mqar_acc", lower, &b);
+    if (i < 0 || mine->n == 0) return;
+    cJSON *v = cJSON_AddObjectToObject(o, key);
+    cJSON_AddStringToObject(v, "baseline", base->items[i].name);
+    cJSON_AddItemToObject(v, "baseline_stats", stats_json(&b));
+    cJSON_AddStringToObject(v, "verdict", os_seed_verdict_name(os_seed_compare(mine, &b, lower)));
+}
+
+/* "seeds": every stored seed's metrics, mean +- 95% interval of loss and
+ * recall, and the verdict against the run's best baseline on each. */
+static void add_seeds(aa_db *db, const db_candidate *c, cJSON *item)
+{
+    cJSON *seeds = cJSON_AddObjectToObject(item, "seeds");
+    cJSON *results = cJSON_AddArrayToObject(seeds, "results");
+    os_seed_stats loss = seed_measure(db, c, "val_loss", results), mqar = seed_measure(db, c, "mqar_acc", NULL);
+    cJSON_AddItemToObject(seeds, "val_loss", stats_json(&loss));
+    cJSON_AddItemToObject(seeds, "mqar_acc", stats_json(&mqar));
+    if (c->is_baseline) return;
+    db_candidate_list base = {0};
+    if (db_candidate_list_all(db, c->run_id, DB_SCORED, &base) == 0) {
+        add_verdict(seeds, "loss_vs_best_baseline", db, &base, &loss, 1);
+        add_verdict(seeds, "mqar_vs_best_baseline", db, &base, &mqar, 0);
+    }
+    db_candidate_list_free(&base);
+}
+
 static int run_best(const char *cmd, aa_db *db, const db_args *a)
 {
     db_candidate_list l;
@@ -248,7 +340,13 @@ static int run_best(const char *cmd, aa_db *db, const db_args *a)
         return db_failed(cmd, db);
     int rc = EXIT_OK;
     if (a->json) {
-        rc = print_list_json(cmd, &l);
+        cJSON *arr = cJSON_CreateArray();
+        for (int i = 0; arr && i < l.n; i++) {
+            cJSON *item = db_candidate_json(&l.items[i], 0);
+            add_seeds(db, &l.items[i], item);
+            cJSON_AddItemToArray(arr, item);
+        }
+        rc = cli_print_json(cmd, arr);
     } else if (l.n == 0) {
         cli_out("no scored candidates yet\n");
     } else {

@@ -4,6 +4,7 @@
  */
 #include <cJSON.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,10 @@ static void discover_usage(FILE *out)
             "  --no-mqar         skip the MQAR recall probe\n"
             "  --seed S          seed of the run (default 1)\n"
             "  --max-repairs N   repairs per candidate (default 3)\n"
+            "  --confirm K       wins that hold: at the end, train the K best candidates and the baselines\n"
+            "                    on --seeds seeds and report mean +- 95%% interval and whether each beats the\n"
+            "                    best baseline (default 1; 0: no confirmation)\n"
+            "  --seeds N         seeds of the confirmation, the run's own included (default 3)\n"
             "  --config FILE     a JSON object with any of these settings (the long names)\n"
             "  --data DIR        corpus directory (default: the KJV Bible, prepared on first use)\n"
             "  --run-dir DIR     logs (LLM exchanges) and runner roots (default asiarch-run)\n"
@@ -51,7 +56,7 @@ static void discover_usage(FILE *out)
 }
 
 enum { O_DB = 300, O_LLM, O_MODEL, O_BUDGET, O_HOURS, O_WORKERS, O_SCALE, O_STEPS, O_NO_MQAR, O_SEED, O_REPAIRS,
-       O_CONFIG, O_DATA, O_RUN_DIR, O_JSON, O_LLM_TIMEOUT };
+       O_CONFIG, O_DATA, O_RUN_DIR, O_JSON, O_LLM_TIMEOUT, O_CONFIRM, O_SEEDS };
 
 static int parse(int argc, char **argv, or_config *c, cli_sandbox_opts *so, int *json, void **keep)
 {
@@ -65,6 +70,7 @@ static int parse(int argc, char **argv, or_config *c, cli_sandbox_opts *so, int 
         {"data", required_argument, 0, O_DATA},     {"run-dir", required_argument, 0, O_RUN_DIR},
         {"json", no_argument, 0, O_JSON},           {"help", no_argument, 0, 'h'},
         {"llm-timeout", required_argument, 0, O_LLM_TIMEOUT},
+        {"confirm", required_argument, 0, O_CONFIRM},   {"seeds", required_argument, 0, O_SEEDS},
         CLI_SANDBOX_LONG_OPTIONS,                   {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -85,6 +91,8 @@ static int parse(int argc, char **argv, or_config *c, cli_sandbox_opts *so, int 
         case O_STEPS: if (cli_parse_int("discover", "--steps", optarg, 1, 100000000, &n)) return -1; c->steps = (int)n; break;
         case O_NO_MQAR: c->mqar = 0; break;
         case O_SEED: if (cli_parse_int("discover", "--seed", optarg, 0, (1LL << 62), &n)) return -1; c->seed = (uint64_t)n; break;
+        case O_CONFIRM: if (cli_parse_int("discover", "--confirm", optarg, 0, 100, &n)) return -1; c->confirm_top = (int)n; break;
+        case O_SEEDS: if (cli_parse_int("discover", "--seeds", optarg, 1, 64, &n)) return -1; c->seeds = (int)n; break;
         case O_REPAIRS: if (cli_parse_int("discover", "--max-repairs", optarg, 0, 100, &n)) return -1; c->max_repairs = (int)n; break;
         case O_CONFIG:
             if (or_config_load_json(optarg, c, keep, err, sizeof err) < 0) {
@@ -108,6 +116,67 @@ static int parse(int argc, char **argv, or_config *c, cli_sandbox_opts *so, int 
         return -1;
     }
     return 0;
+}
+
+static cJSON *stats_json(int n, double mean, double ci)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "n", n);
+    if (isfinite(mean)) cJSON_AddNumberToObject(o, "mean", mean);
+    else cJSON_AddNullToObject(o, "mean");
+    if (isfinite(ci)) cJSON_AddNumberToObject(o, "ci95", ci);
+    else cJSON_AddNullToObject(o, "ci95");
+    return o;
+}
+
+static cJSON *confirmation_json(const or_summary *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "seeds", s->seeds);
+    cJSON *list = cJSON_AddArrayToObject(o, "designs");
+    for (int i = 0; i < s->n_confirmed; i++) {
+        const or_confirmed *e = &s->confirmed[i];
+        cJSON *d = cJSON_CreateObject();
+        cJSON_AddNumberToObject(d, "id", (double)e->id);
+        cJSON_AddStringToObject(d, "name", e->name);
+        cJSON_AddBoolToObject(d, "baseline", e->is_baseline);
+        cJSON_AddItemToObject(d, "val_loss", stats_json(e->n, e->loss_mean, e->loss_ci95));
+        cJSON_AddItemToObject(d, "mqar_acc", stats_json(e->mqar_n, e->mqar_mean, e->mqar_ci95));
+        if (e->loss_verdict[0]) {
+            cJSON_AddStringToObject(d, "loss_vs_best_baseline", e->loss_verdict);
+            cJSON_AddStringToObject(d, "loss_baseline", e->loss_baseline);
+        }
+        if (e->mqar_verdict[0]) {
+            cJSON_AddStringToObject(d, "mqar_vs_best_baseline", e->mqar_verdict);
+            cJSON_AddStringToObject(d, "mqar_baseline", e->mqar_baseline);
+        }
+        cJSON_AddItemToArray(list, d);
+    }
+    return o;
+}
+
+/* "better than X", "not distinguishable from X". */
+static const char *verdict_preposition(const char *verdict)
+{
+    return !strcmp(verdict, "not distinguishable") ? "from " : !strcmp(verdict, "unknown") ? "against " : "than ";
+}
+
+static void print_confirmation(const or_summary *s)
+{
+    cli_out("over %d seeds (mean +- 95%% interval):\n", s->seeds);
+    for (int i = 0; i < s->n_confirmed; i++) {
+        const or_confirmed *e = &s->confirmed[i];
+        cli_out("  #%lld %-24s val loss %.4f +- %.4f", (long long)e->id, e->name, e->loss_mean, e->loss_ci95);
+        if (e->mqar_n) cli_out(", MQAR %.3f +- %.3f", e->mqar_mean, e->mqar_ci95);
+        if (e->is_baseline) cli_out("  [baseline]");
+        else if (e->loss_verdict[0]) {
+            cli_out("  loss: %s %s", e->loss_verdict, verdict_preposition(e->loss_verdict));
+            cli_out("%s", e->loss_baseline);
+            if (e->mqar_verdict[0])
+                cli_out("; recall: %s %s%s", e->mqar_verdict, verdict_preposition(e->mqar_verdict), e->mqar_baseline);
+        }
+        cli_out("\n");
+    }
 }
 
 static void print_summary(const or_config *c, const or_summary *s, int json)
@@ -135,6 +204,7 @@ static void print_summary(const or_config *c, const or_summary *s, int json)
         cJSON_AddNumberToObject(o, "completion_tokens", (double)s->completion_tokens);
         cJSON_AddNumberToObject(o, "cost_usd", s->cost_usd);
         if (s->llm_log_dir[0]) cJSON_AddStringToObject(o, "llm_exchanges", s->llm_log_dir);
+        if (s->seeds) cJSON_AddItemToObject(o, "confirmation", confirmation_json(s));
         cJSON_AddStringToObject(o, "db", c->db_path);
         cli_print_json("discover", o);
         return;
@@ -148,6 +218,7 @@ static void print_summary(const or_config *c, const or_summary *s, int json)
     if (s->best_id)
         cli_out("best: #%d %s, score %.4f   (`asiarch db --db %s show %d`)\n", s->best_id, s->best_name, s->best_score,
                c->db_path, s->best_id);
+    if (s->seeds) print_confirmation(s);
     if (s->prompt_tokens || s->completion_tokens)
         cli_out("language model: %lld prompt + %lld completion tokens, $%.4f\n", (long long)s->prompt_tokens,
                (long long)s->completion_tokens, s->cost_usd);

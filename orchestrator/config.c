@@ -48,6 +48,8 @@ static int apply(const cJSON *item, or_config *c, char *err, size_t errlen)
     NUM("steps", 0, 1e8, c->steps = (int)v)
     NUM("seed", 0, 9.2e18, c->seed = (uint64_t)v)
     NUM("max_repairs", 0, 100, c->max_repairs = (int)v)
+    NUM("confirm", 0, 100, c->confirm_top = (int)v)
+    NUM("seeds", 1, 64, c->seeds = (int)v)
     NUM("hours", 0, 1e4, c->hours = v)
     NUM("time_limit", 0, 1e6, c->time_limit_s = v)
 #undef NUM
@@ -70,8 +72,8 @@ static int apply(const cJSON *item, or_config *c, char *err, size_t errlen)
     else if (!strcmp(k, "run_dir")) c->run_dir = s;
     else {
         snprintf(err, errlen,
-                 "unknown config key \"%s\" (known: budget, workers, scale, steps, seed, max_repairs, hours, "
-                 "time_limit, mqar, sandbox, llm, model, data, db, run_dir)", k);
+                 "unknown config key \"%s\" (known: budget, workers, scale, steps, seed, max_repairs, confirm, seeds, "
+                 "hours, time_limit, mqar, sandbox, llm, model, data, db, run_dir)", k);
         return -1;
     }
     return 0;

@@ -61,6 +61,8 @@ void or_config_defaults(or_config *c)
     c->sandbox = SB_PROFILE_STRICT;
     c->seed = 1;
     c->max_repairs = 3;
+    c->confirm_top = 1;
+    c->seeds = 3;
 }
 
 /* ---- set-up ------------------------------------------------------------------------ */
@@ -528,6 +530,7 @@ int or_discover(const or_config *cfg, volatile int *cancel, or_summary *summary,
             snprintf(err, errlen, "the baselines did not train (see `asiarch db list --status failed`)");
         } else {
             run_workers(o);
+            if (!(cancel && *cancel)) or_confirm(o);
             db_run_set_status(o->db, o->run_id, cancel && *cancel ? DB_RUN_STOPPED : DB_RUN_FINISHED);
             summarise(o, summary);
             rc = 0;

@@ -470,6 +470,46 @@ static int reverify(orch *o, or_candidate *c, const stages *trained, char *why, 
     return rc;
 }
 
+char *or_train_seed(orch *o, const db_candidate *c, uint64_t seed, char *why, size_t len)
+{
+    jit_source src = {0};
+    jit_bitcode bc = {0};
+    stages s = {0};
+    char *json = NULL;
+    sb_job job;
+    base_job(o, &job, SB_JOB_TRAIN);
+    job.cfg.seed = seed;
+    job.verify_opts.seed = seed * 7919 + 17;
+    job.train_path = o->train_path;
+    job.val_path = o->val_path;
+    or_candidate oc = {.id = c->id, .name = c->name, .source = c->source};
+    if (c->is_baseline || !c->source) {
+        job.reference = c->name;
+    } else if (front_end(o, &oc, &src, &bc, &s) == END_OK) {
+        job.source = &src;
+        job.bitcode = &bc;
+    } else {
+        snprintf(why, len, "it no longer compiles: %s", s.reports.n ? s.reports.items[0].message : "?");
+        goto done;
+    }
+    sb_result res;
+    sb_run(&job, &res);
+    or_lock(o);
+    o->training_s += res.wall_s;
+    or_unlock(o);
+    if (res.outcome == SB_DONE && res.have_metrics && !res.metrics.diverged)
+        json = metrics_json(&res.metrics, NULL, 0, 0);
+    else
+        snprintf(why, len, "%s: %s", res.reports.n ? res.reports.items[0].rule : sb_outcome_name(res.outcome),
+                 res.reports.n ? res.reports.items[0].message : res.metrics.diverged ? "the loss diverged" : "no result");
+    sb_result_free(&res);
+done:
+    stages_free(&s);
+    jit_bitcode_free(&bc);
+    jit_source_free(&src);
+    return json;
+}
+
 /* Score a trained candidate and store it with its analysis. */
 static void score_and_store(orch *o, or_candidate *c, stages *s, const float *curve)
 {

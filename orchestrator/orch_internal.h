@@ -90,6 +90,18 @@ char *or_analyse(orch *o, const or_candidate *c, const rt_metrics *m, const char
  * retrieved for it (the researcher gets those once, as {{cognition}}). */
 #define OR_COGNITION_MARK "\n\nRelated insights (cognition base):\n"
 
+/* Train candidate c once more on seed (a baseline by its reference name, a
+ * candidate from its stored source: checked, compiled, verified, trained,
+ * evaluated, as the run did). Its metrics as JSON (malloc'd), or NULL with
+ * why. (evaluate.c) */
+char *or_train_seed(orch *o, const db_candidate *c, uint64_t seed, char *why, size_t len);
+
+/* Wins that hold (confirm.c): the run's top candidates and its baselines
+ * trained on o->cfg->seeds seeds, with the results in the database and the
+ * verdicts in the summary and the events. Resumable: stored seeds are not
+ * trained again. */
+void or_confirm(orch *o);
+
 /* ---- what the roles are told (context.c); malloc'd texts, NULL when out of memory ---- */
 
 /* The candidate's source: its own, or for a baseline the reference's text. */

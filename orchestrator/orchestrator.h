@@ -39,6 +39,8 @@ typedef struct or_config {
     int gpu_precision, gpu_deterministic;
     uint64_t seed;
     int max_repairs;
+    int confirm_top;            /* wins that hold: retrain this many of the best on `seeds` seeds (0: none) */
+    int seeds;                  /* seeds of that retraining, the run's own included (default 3) */
     double time_limit_s;        /* per runner; 0: 20x the baseline's training time */
     const char *data_dir;       /* NULL: the default KJV corpus */
     const char *run_dir;        /* logs and runner roots; default "<db>.d" */
@@ -54,6 +56,20 @@ void or_config_defaults(or_config *c);
  * or_config_free_json). */
 int or_config_load_json(const char *path, or_config *c, void **keep, char *err, size_t errlen);
 void or_config_free_json(void *keep);
+
+/* A design trained on several seeds: mean +- 95% interval per measure, and
+ * for a candidate the verdict against the best baseline on that measure
+ * ("better", "not distinguishable", "worse", "unknown"). */
+#define OR_MAX_CONFIRMED 16
+typedef struct or_confirmed {
+    int64_t id;
+    char name[128];
+    int is_baseline;
+    int n, mqar_n;              /* seeds with a usable loss / recall */
+    double loss_mean, loss_ci95, mqar_mean, mqar_ci95;   /* NaN: none */
+    char loss_verdict[32], mqar_verdict[32];
+    char loss_baseline[64], mqar_baseline[64];
+} or_confirmed;
 
 typedef struct or_summary {
     int64_t run_id;
@@ -72,6 +88,9 @@ typedef struct or_summary {
     double overhead_share;      /* 1 - training_s / (wall_s * workers) */
     int64_t prompt_tokens, completion_tokens;
     double cost_usd;
+    int seeds;                  /* of the confirmation (0: none ran) */
+    or_confirmed confirmed[OR_MAX_CONFIRMED];   /* baselines first, then the best candidates */
+    int n_confirmed;
 } or_summary;
 
 /* Run (or resume) discovery. Returns 0 when the budget was spent or the

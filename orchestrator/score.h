@@ -423,4 +423,26 @@ int os_rule_analysis_json(const os_analysis_input *in, char **json);
  * entries (0: *text is ""), or -1 (out of memory, or a NULL argument). */
 int os_retrieve_cognition(const cog_base *base, const char *analysis, int k, char **text);
 
+/* ---- over seeds: wins that hold (seeds.c) -------------------------------------------- */
+
+/* Mean and 95% confidence interval of n values (Student's t with n-1
+ * degrees of freedom: the interval is mean +- ci95). n < 2: ci95 is NaN
+ * (no interval from one value). */
+typedef struct os_seed_stats {
+    int n;
+    double mean, sd, ci95;
+} os_seed_stats;
+os_seed_stats os_seed_stats_of(const double *v, int n);
+
+/* How a candidate's mean compares with a baseline's over seeds. */
+typedef enum os_seed_verdict {
+    OS_SEEDS_UNKNOWN = 0,          /* fewer than 2 seeds on either side */
+    OS_SEEDS_BETTER,               /* the intervals do not overlap, the candidate is better */
+    OS_SEEDS_INDISTINGUISHABLE,    /* the intervals overlap */
+    OS_SEEDS_WORSE                 /* the intervals do not overlap, the candidate is worse */
+} os_seed_verdict;
+/* lower_is_better: 1 for a loss, 0 for an accuracy. */
+os_seed_verdict os_seed_compare(const os_seed_stats *cand, const os_seed_stats *base, int lower_is_better);
+const char *os_seed_verdict_name(os_seed_verdict v);   /* "better", "not distinguishable", "worse", "unknown" */
+
 #endif /* ASIARCH_SCORE_H */

@@ -79,10 +79,43 @@ TEST(builtin_budget_6_tiny)
     if (rc) show_stderr();
     cJSON *s = cJSON_Parse(out);
     CHECK(s && cJSON_GetNumberValue(cJSON_GetObjectItem(s, "scored")) >= 8);
+    CHECK(s && cJSON_GetNumberValue(cJSON_GetObjectItem(s, "baselines")) == 2);
+    /* wins that hold: the best candidate and the baselines over 3 seeds */
+    const cJSON *conf = cJSON_GetObjectItem(s, "confirmation");
+    CHECK(conf && cJSON_GetNumberValue(cJSON_GetObjectItem(conf, "seeds")) == 3);
+    const cJSON *designs = cJSON_GetObjectItem(conf, "designs");
+    CHECK(cJSON_GetArraySize(designs) == 3);
+    const cJSON *best = cJSON_GetArrayItem(designs, 2);
+    CHECK(best && !cJSON_IsTrue(cJSON_GetObjectItem(best, "baseline")));
+    const cJSON *loss = cJSON_GetObjectItem(best, "val_loss");
+    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(loss, "n")) == 3 && cJSON_GetNumberValue(cJSON_GetObjectItem(loss, "ci95")) > 0);
+    const char *verdict = cJSON_GetStringValue(cJSON_GetObjectItem(best, "loss_vs_best_baseline"));
+    CHECK(verdict && (!strcmp(verdict, "better") || !strcmp(verdict, "not distinguishable") || !strcmp(verdict, "worse")));
     cJSON_Delete(s);
     free(out);
     aa_db *db = open_db("b.db");
     if (!db) return;
+    /* the per-seed results are stored: 3 seeds for the best and each baseline */
+    db_candidate_list top = {0};
+    db_top_scored(db, 0, 1, DB_RANK_NO_BASELINES, &top);
+    db_seed_result *sr = NULL;
+    int nsr = 0;
+    CHECK(top.n == 1 && db_seed_results(db, top.items[0].id, "tiny", 40, &sr, &nsr) == 0 && nsr == 3);
+    db_seed_results_free(sr, nsr);
+    db_candidate_list_free(&top);
+    char args[300], *best_json;
+    snprintf(args, sizeof args, "cd %s && %s db --db b.db best -k 1 --no-baselines --json", dir, ASIARCH_BINARY);
+    FILE *p = popen(args, "r");
+    best_json = calloc(1, 1 << 20);
+    size_t got = p ? fread(best_json, 1, (1 << 20) - 1, p) : 0;
+    best_json[got] = 0;
+    if (p) pclose(p);
+    cJSON *bj = cJSON_Parse(best_json);
+    const cJSON *seeds = cJSON_GetObjectItem(cJSON_GetArrayItem(bj, 0), "seeds");
+    CHECK_MSG(seeds && cJSON_GetArraySize(cJSON_GetObjectItem(seeds, "results")) == 3, "db best --json: %.300s", best_json);
+    CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(seeds, "loss_vs_best_baseline"), "verdict") != NULL);
+    cJSON_Delete(bj);
+    free(best_json);
     db_candidate_list all = {0};
     CHECK(db_candidate_list_all(db, 0, -1, &all) == 0);
     CHECK_MSG(count(&all, 1, DB_SCORED) == 2, "baselines scored: %d", count(&all, 1, DB_SCORED));
@@ -105,7 +138,7 @@ TEST(resume_after_kill_9)
 {
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "cd %s && exec %s discover --data %s --db r.db --budget 3 --scale tiny --steps 150 "
-             "--no-mqar --seed 5 >/dev/null 2>%s/stderr-r", dir, ASIARCH_BINARY, corpus, dir);
+             "--no-mqar --seed 5 --confirm 0 >/dev/null 2>%s/stderr-r", dir, ASIARCH_BINARY, corpus, dir);
     pid_t pid = fork();
     if (pid == 0) {
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
@@ -131,7 +164,7 @@ TEST(resume_after_kill_9)
     db_candidate_list before = {0};
     if (db) db_candidate_list_all(db, 0, -1, &before);
     if (db) db_close(db);
-    int rc = run("--db r.db --budget 3 --scale tiny --steps 150 --no-mqar --seed 5", NULL);
+    int rc = run("--db r.db --budget 3 --scale tiny --steps 150 --no-mqar --seed 5 --confirm 0", NULL);
     CHECK_MSG(rc == 0, "resume exit %d", rc);
     if (rc) show_stderr();
     db = open_db("r.db");
@@ -207,7 +240,7 @@ TEST(ctrl_c_stops_cleanly_and_resumes)
     CHECK_MSG(count(&all, 0, DB_INTERRUPTED) == 1, "interrupted: %d", count(&all, 0, DB_INTERRUPTED));
     db_candidate_list_free(&all);
     if (db) db_close(db);
-    CHECK(run("--db c.db --budget 2 --scale tiny --steps 200 --no-mqar --seed 7", NULL) == 0);
+    CHECK(run("--db c.db --budget 2 --scale tiny --steps 200 --no-mqar --seed 7 --confirm 0", NULL) == 0);
     db = open_db("c.db");
     if (db) db_candidate_list_all(db, 0, -1, &all);
     CHECK(count(&all, 0, -1) == 2 && count(&all, 0, DB_INTERRUPTED) == 0 && count(&all, 1, DB_SCORED) == 2);
@@ -331,7 +364,7 @@ TEST(llm_proposer_with_repairs_and_a_misbehaving_endpoint)
     CHECK(mock_llm_start(&m, dir, script) == 0);
     free(script);
     char args[512];
-    snprintf(args, sizeof args, "--db l.db --llm %s --model mock --llm-timeout 2 --budget 4 --max-repairs 2 "
+    snprintf(args, sizeof args, "--db l.db --llm %s --model mock --llm-timeout 2 --budget 4 --max-repairs 2 --confirm 0 "
              "--scale tiny --steps 20 --no-mqar --seed 9", m.url);
     int rc = run(args, NULL);
     CHECK_MSG(rc == 0, "exit %d", rc);
@@ -428,7 +461,7 @@ TEST(llm_proposer_with_repairs_and_a_misbehaving_endpoint)
 
     /* The same run replayed from its recorded exchanges, without the endpoint:
      * every candidate again, with the same source, status and score. */
-    snprintf(args, sizeof args, "--db l2.db --llm replay:asiarch-run/llm/l.db-run1 --llm-timeout 2 --budget 4 "
+    snprintf(args, sizeof args, "--db l2.db --llm replay:asiarch-run/llm/l.db-run1 --llm-timeout 2 --budget 4 --confirm 0 "
              "--max-repairs 2 --scale tiny --steps 20 --no-mqar --seed 9");
     rc = run(args, NULL);
     CHECK_MSG(rc == 0, "replay: exit %d", rc);

@@ -1008,8 +1008,35 @@ TEST(reference_per_measure)
     CHECK(ref.mqar_acc < 0 && recall == -1);
 }
 
+/* Mean and 95% interval over seeds, and the verdicts (issue 14's numbers). */
+TEST(seed_statistics)
+{
+    double loss[3] = {1.62, 1.67, 1.72};
+    os_seed_stats s = os_seed_stats_of(loss, 3);
+    CHECK(s.n == 3);
+    CHECK_NEAR(s.mean, 1.67, 1e-12);
+    CHECK_NEAR(s.sd, 0.05, 1e-12);
+    CHECK_NEAR(s.ci95, 4.303 * 0.05 / sqrt(3.0), 1e-9);
+    double one[1] = {2.0}, with_nan[3] = {1.0, NAN, 3.0};
+    os_seed_stats o = os_seed_stats_of(one, 1);
+    CHECK(o.n == 1 && o.mean == 2.0 && isnan(o.ci95));
+    os_seed_stats w = os_seed_stats_of(with_nan, 3);
+    CHECK(w.n == 2 && w.mean == 2.0);
+    /* 1.669 +- 0.055 against 1.748 +- 0.070: overlapping, however paired the seeds */
+    os_seed_stats cand = {.n = 3, .mean = 1.669, .ci95 = 0.055}, base = {.n = 3, .mean = 1.748, .ci95 = 0.070};
+    CHECK(os_seed_compare(&cand, &base, 1) == OS_SEEDS_INDISTINGUISHABLE);
+    cand.ci95 = 0.01;
+    base.ci95 = 0.01;
+    CHECK(os_seed_compare(&cand, &base, 1) == OS_SEEDS_BETTER);
+    CHECK(os_seed_compare(&base, &cand, 1) == OS_SEEDS_WORSE);
+    CHECK(os_seed_compare(&cand, &base, 0) == OS_SEEDS_WORSE);   /* for an accuracy, lower is worse */
+    CHECK(os_seed_compare(&o, &base, 1) == OS_SEEDS_UNKNOWN);
+    CHECK(!strcmp(os_seed_verdict_name(OS_SEEDS_INDISTINGUISHABLE), "not distinguishable"));
+}
+
 int main(void)
 {
+    RUN(seed_statistics);
     RUN(reference_per_measure);
     char err[256];
     rt_config_scale("tiny", &tiny, err, sizeof err);
