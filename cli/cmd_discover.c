@@ -193,6 +193,9 @@ static void print_summary(const or_config *c, const or_summary *s, int json)
         cJSON_AddNumberToObject(o, "baselines", s->baselines);
         cJSON_AddNumberToObject(o, "repairs", s->repairs);
         cJSON_AddNumberToObject(o, "early_stops", s->early_stops);
+        cJSON_AddNumberToObject(o, "continued_runs", s->continued_runs);
+        cJSON_AddNumberToObject(o, "continued_designs", s->continued_designs);
+        cJSON_AddNumberToObject(o, "reused_baselines", s->reused_baselines);
         cJSON_AddNumberToObject(o, "retried_after_interruption", s->interrupted_retried);
         cJSON_AddNumberToObject(o, "best_id", s->best_id);
         cJSON_AddStringToObject(o, "best_name", s->best_name);
@@ -213,6 +216,11 @@ static void print_summary(const or_config *c, const or_summary *s, int json)
             "%d repair%s; in %.0f s (%.1f%% of worker time outside training)\n",
             (long long)s->run_id, s->resumed ? " (resumed)" : "", s->scored, s->baselines, s->early_stops, s->failed,
             s->rejected, s->duplicates, s->repairs, s->repairs == 1 ? "" : "s", s->wall_s, 100 * s->overhead_share);
+    if (s->continued_runs || s->reused_baselines)
+        cli_out("continued the population of %d earlier run%s at the same settings (%d scored designs as parents and "
+                "references); %d baseline%s reused, not retrained\n",
+                s->continued_runs, s->continued_runs == 1 ? "" : "s", s->continued_designs, s->reused_baselines,
+                s->reused_baselines == 1 ? "" : "s");
     if (s->stopped)
         cli_out("stopped by the user: interrupted candidates are retried when the same command runs again\n");
     if (s->best_id)

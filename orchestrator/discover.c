@@ -83,6 +83,48 @@ static int prepare_corpus(orch *o, char *err, size_t errlen)
     return dt_prepare_bytes(NULL, dir, 0.05, &info, err, errlen);
 }
 
+/* The settings a score depends on, as stored with each run. */
+static void run_settings(const orch *o, char *out, size_t len)
+{
+    const or_config *c = o->cfg;
+    char data[300];
+    snprintf(data, sizeof data, "%s", c->data_dir ? c->data_dir : "default");
+    for (char *p = data; *p; p++)
+        if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20) *p = '_';   /* stays a JSON string */
+    snprintf(out, len, "\"scale\":\"%s\",\"seed\":%llu,\"steps\":%d,\"mqar\":%d,\"data\":\"%s\"", c->scale,
+             (unsigned long long)c->seed, c->steps > 0 ? c->steps : o->rcfg.steps, c->mqar, data);
+}
+
+/* Earlier runs made at these settings: the population this run continues
+ * (o->population 0) when every earlier run is one of them, and where its
+ * baselines can be reused from. */
+static void find_population(orch *o)
+{
+    db_run *runs = NULL;
+    int n = 0, all_same = 1;
+    char mine[512];
+    run_settings(o, mine, sizeof mine);
+    o->population = o->run_id;
+    if (db_run_list(o->db, &runs, &n) < 0) return;
+    for (int i = n - 1; i >= 0; i--) {
+        if (runs[i].id == o->run_id) continue;
+        int same = runs[i].config_json && strstr(runs[i].config_json, mine) != NULL;
+        all_same &= same;
+        if (same && o->n_reuse < (int)(sizeof o->reuse_from / sizeof *o->reuse_from)) o->reuse_from[o->n_reuse++] = runs[i].id;
+    }
+    for (int i = 0; i < n; i++) db_run_free(&runs[i]);
+    free(runs);
+    if (!all_same || !o->n_reuse) return;
+    o->population = 0;
+    o->summary->continued_runs = o->n_reuse;
+    for (int k = 0; k < o->n_reuse; k++) {
+        int64_t counts[DB_STATUS_COUNT] = {0};
+        if (db_count_by_status(o->db, o->reuse_from[k], counts) == 0) o->summary->continued_designs += (int)counts[DB_SCORED];
+    }
+    or_event(o, 0, "continue", "continuing the population of %d earlier run%s at the same settings (%d scored designs)",
+             o->n_reuse, o->n_reuse == 1 ? "" : "s", o->summary->continued_designs);
+}
+
 static int open_run(orch *o, char *err, size_t errlen)
 {
     const or_config *c = o->cfg;
@@ -97,21 +139,22 @@ static int open_run(orch *o, char *err, size_t errlen)
         o->summary->resumed = 1;
         db_run_set_status(o->db, last.id, DB_RUN_RUNNING);
         db_run_free(&last);
+        find_population(o);
         return 0;
     }
     if (rc == 0) db_run_free(&last);
-    char config[512];
+    char config[1024], settings[512];
+    run_settings(o, settings, sizeof settings);
     snprintf(config, sizeof config,
-             "{\"scale\":\"%s\",\"seed\":%llu,\"budget\":%d,\"workers\":%d,\"max_repairs\":%d,\"sandbox\":\"%s\","
-             "\"proposer\":\"%s\"}",
-             c->scale, (unsigned long long)c->seed, c->budget, c->workers, c->max_repairs, sb_profile_name(c->sandbox),
-             o->llm ? "llm" : "builtin");
+             "{%s,\"budget\":%d,\"workers\":%d,\"max_repairs\":%d,\"sandbox\":\"%s\",\"proposer\":\"%s\"}",
+             settings, c->budget, c->workers, c->max_repairs, sb_profile_name(c->sandbox), o->llm ? "llm" : "builtin");
     db_run_new r = {.config_json = config, .seed = (int64_t)c->seed, .scale = c->scale,
                     .proposer = o->llm ? "llm" : "builtin"};
     if (db_run_create(o->db, &r, &o->run_id) < 0) {
         snprintf(err, errlen, "%s", db_error(o->db));
         return -1;
     }
+    find_population(o);
     return 0;
 }
 
@@ -200,6 +243,46 @@ static void *baseline_main(void *arg)
 
 /* The id of this run's baseline `name`, inserting it when new; 0 when it is
  * already scored (nothing to do) or cannot be stored. */
+/* A copy of baseline `name` scored by an earlier run at the same settings,
+ * stored in this run with its per-seed results: 1 when one was reused. */
+static int reuse_baseline(orch *o, const char *name)
+{
+    for (int k = 0; k < o->n_reuse; k++) {
+        db_candidate_list old = {0};
+        const db_candidate *b = NULL;
+        if (db_candidate_list_all(o->db, o->reuse_from[k], DB_SCORED, &old) == 0)
+            for (int i = 0; i < old.n && !b; i++)
+                if (old.items[i].is_baseline && !strcmp(old.items[i].name, name)) b = &old.items[i];
+        int64_t id = 0;
+        char why[160];
+        snprintf(why, sizeof why, "baseline: reused from run %lld (#%lld), trained at the same settings",
+                 (long long)o->reuse_from[k], b ? (long long)b->id : 0LL);
+        db_candidate_new nc = {.run_id = o->run_id, .name = name, .is_baseline = 1, .motivation = why};
+        db_result r = db_result_init();
+        int ok = b && db_candidate_insert(o->db, &nc, &id) == 0 && db_candidate_start(o->db, id) == 0;
+        if (ok) {
+            r.metrics_json = b->metrics_json;
+            r.score = b->score;
+            r.scores_json = b->scores_json;
+            r.graph_hash = b->graph_hash;
+            db_attempt_new a = {.candidate_id = id, .stage = "evaluate", .ok = 1};
+            ok = db_candidate_finish(o->db, id, &r, &a) == 0;
+        }
+        db_seed_result *sr = NULL;
+        int n = 0;
+        if (ok && db_seed_results(o->db, b->id, NULL, 0, &sr, &n) == 0)
+            for (int i = 0; i < n; i++) db_seed_result_put(o->db, id, sr[i].seed, sr[i].scale, sr[i].steps, sr[i].metrics_json);
+        db_seed_results_free(sr, n);
+        if (ok) or_event(o, id, "continue", "%s", why);
+        db_candidate_list_free(&old);
+        if (ok) {
+            o->summary->reused_baselines++;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int64_t baseline_to_train(orch *o, const db_candidate_list *all, const char *name)
 {
     int64_t id = 0;
@@ -211,6 +294,7 @@ static int64_t baseline_to_train(orch *o, const db_candidate_list *all, const ch
         db_candidate_free(&c);
         return scored ? 0 : id;
     }
+    if (reuse_baseline(o, name)) return 0;
     db_candidate_new nc = {.run_id = o->run_id, .name = name, .is_baseline = 1,
                            .motivation = "baseline: the reference mixer, trained with the run's budget and seed"};
     return db_candidate_insert(o->db, &nc, &id) == 0 ? id : 0;
@@ -298,7 +382,7 @@ static int next_candidate(orch *o, or_candidate *c)
     db_candidate_list_free(&retry);
     if (!budget_left(o)) return 1;
     db_candidate_list ranked = {0};
-    db_rank_range(o->db, o->run_id, 1, OS_REF_LAST, 0, &ranked);
+    db_rank_range(o->db, o->population, 1, OS_REF_LAST, 0, &ranked);
     double scores[OS_REF_LAST];
     for (int i = 0; i < ranked.n && i < OS_REF_LAST; i++) scores[i] = ranked.items[i].score;
     int parent_rank = -1, refs[OS_N_REFS], n_refs = 0;
@@ -525,6 +609,8 @@ int or_discover(const or_config *cfg, volatile int *cancel, or_summary *summary,
         /* A resumed run continues its random sequence instead of replaying
          * it (which would propose the same genomes again). */
         o->rng ^= (uint64_t)o->proposed * 0xD1B54A32D192ED03ull;
+        /* A later run of the database draws its own sequence, not the first run's again. */
+        if (o->run_id > 1) o->rng ^= (uint64_t)o->run_id * 0x9E3779B97F4A7C15ull;
         train_baselines(o);
         if (o->n_base == 0 && !(cancel && *cancel)) {
             snprintf(err, errlen, "the baselines did not train (see `asiarch db list --status failed`)");

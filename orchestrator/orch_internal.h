@@ -31,6 +31,10 @@ typedef struct orch {
     aa_db *db;
     pthread_mutex_t lock;
     int64_t run_id;
+    int64_t population;         /* the runs parents come from: 0 = every run of the database (they were
+                                   all made at this run's settings), else this run only */
+    int64_t reuse_from[8];      /* earlier runs at the same settings, newest first */
+    int n_reuse;
     rt_config rcfg;             /* the scale's training configuration */
     char train_path[1100], val_path[1100];
     char run_dir[1100];

@@ -80,6 +80,9 @@ typedef struct or_summary {
     int repairs;                /* attempts after a candidate's first (each a repair) */
     int early_stops;            /* of the scored: stopped early, with a reason */
     char llm_log_dir[1200];     /* where the model's exchanges were recorded ("" : none) */
+    int continued_runs;         /* earlier runs whose population this one continued (0: a fresh one) */
+    int continued_designs;      /* the scored designs of those runs, parents and references here */
+    int reused_baselines;       /* baselines taken from an earlier run at the same settings, not retrained */
     int best_id;
     double best_score;
     char best_name[128];

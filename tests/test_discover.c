@@ -133,6 +133,40 @@ TEST(builtin_budget_6_tiny)
     db_close(db);
 }
 
+/* A second run at the same settings continues the population: baselines
+ * reused, not retrained; parents drawn from both runs. */
+TEST(a_second_run_continues_the_population)
+{
+    CHECK(run("--db p.db --budget 2 --scale tiny --steps 30 --no-mqar --seed 4 --confirm 0", NULL) == 0);
+    char *out = NULL;
+    CHECK(run("--db p.db --budget 1 --scale tiny --steps 30 --no-mqar --seed 4 --confirm 0 --json", &out) == 0);
+    cJSON *s = cJSON_Parse(out);
+    CHECK_MSG(s && cJSON_GetNumberValue(cJSON_GetObjectItem(s, "continued_runs")) == 1, "%s", out);
+    CHECK(s && cJSON_GetNumberValue(cJSON_GetObjectItem(s, "continued_designs")) == 4);
+    CHECK(s && cJSON_GetNumberValue(cJSON_GetObjectItem(s, "reused_baselines")) == 2);
+    cJSON_Delete(s);
+    free(out);
+    aa_db *db = open_db("p.db");
+    if (!db) return;
+    db_event *ev;
+    int n, selected_from_both = 0, reused = 0;
+    db_event_list(db, 2, 0, &ev, &n);
+    for (int i = 0; i < n; i++) {
+        selected_from_both |= !strcmp(ev[i].kind, "select") && strstr(ev[i].message, "top 6 of 6 ranked designs");
+        reused |= !strcmp(ev[i].kind, "continue") && strstr(ev[i].message, "reused from run 1");
+    }
+    db_event_list_free(ev, n);
+    CHECK(selected_from_both && reused);
+    /* another step count is another experiment: nothing continued, baselines trained */
+    CHECK(run("--db p.db --budget 1 --scale tiny --steps 40 --no-mqar --seed 4 --confirm 0 --json", &out) == 0);
+    s = cJSON_Parse(out);
+    CHECK(s && cJSON_GetNumberValue(cJSON_GetObjectItem(s, "continued_runs")) == 0 &&
+          cJSON_GetNumberValue(cJSON_GetObjectItem(s, "reused_baselines")) == 0);
+    cJSON_Delete(s);
+    free(out);
+    db_close(db);
+}
+
 /* kill -9 while a candidate trains, then resume. */
 TEST(resume_after_kill_9)
 {
@@ -499,6 +533,7 @@ int main(void)
         return 1;
     }
     RUN(builtin_budget_6_tiny);
+    RUN(a_second_run_continues_the_population);
     RUN(resume_after_kill_9);
     RUN(ctrl_c_stops_cleanly_and_resumes);
     RUN(llm_proposer_with_repairs_and_a_misbehaving_endpoint);
