@@ -293,7 +293,7 @@ static int best_baseline(aa_db *db, const db_candidate_list *l, const char *key,
 {
     int best = -1;
     for (int i = 0; i < l->n; i++) {
-        if (!l->items[i].is_baseline) continue;
+        if (!l->items[i].is_baseline || !strcmp(l->items[i].name, "conv_only")) continue;   /* the control is no bar */
         os_seed_stats s = seed_measure(db, &l->items[i], key, NULL);
         if (s.n && (best < 0 || (lower ? s.mean < out->mean : s.mean > out->mean))) {
             best = i;

@@ -98,7 +98,7 @@ static void verdicts(orch *o, or_summary *s)
     int best_loss = -1, best_mqar = -1;
     for (int i = 0; i < s->n_confirmed; i++) {
         const or_confirmed *e = &s->confirmed[i];
-        if (!e->is_baseline) continue;
+        if (!e->is_baseline || !strcmp(e->name, "conv_only")) continue;   /* the control is no bar */
         if (isfinite(e->loss_mean) && (best_loss < 0 || e->loss_mean < s->confirmed[best_loss].loss_mean)) best_loss = i;
         if (isfinite(e->mqar_mean) && (best_mqar < 0 || e->mqar_mean > s->confirmed[best_mqar].mqar_mean)) best_mqar = i;
     }

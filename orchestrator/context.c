@@ -170,10 +170,49 @@ char *or_baselines_text(const orch *o)
         curve_points(f, b->loss_curve, b->curve_len);
         const char *role = i == o->ref_base && i == o->mqar_base ? " (the reference for loss and recall)"
                            : i == o->ref_base ? " (the reference for loss)"
-                           : i == o->mqar_base ? " (the reference for recall)" : "";
+                           : i == o->mqar_base ? " (the reference for recall)"
+                           : !strcmp(b->name, "conv_only") ? " (the convolution-only control: no memory at all)" : "";
         fprintf(f, "%s\n", role);
     }
     if (o->n_base == 0) fputs("(not trained yet)\n", f);
+    fclose(f);
+    return text;
+}
+
+char *or_noise_text(orch *o)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return NULL;
+    int shown = 0;
+    db_candidate_list all = {0};
+    if (db_candidate_list_all(o->db, o->run_id, DB_SCORED, &all) == 0)
+        for (int i = 0; i < all.n; i++) {
+            const db_candidate *c = &all.items[i];
+            if (!c->is_baseline) continue;
+            db_seed_result *r = NULL;
+            int n = 0;
+            double v[64];
+            int m = 0;
+            if (db_seed_results(o->db, c->id, o->rcfg.scale, o->rcfg.steps, &r, &n) == 0)
+                for (int k = 0; k < n && m < 64; k++) {
+                    cJSON *j = cJSON_Parse(r[k].metrics_json);
+                    v[m++] = json_num(j, "val_loss");
+                    cJSON_Delete(j);
+                }
+            db_seed_results_free(r, n);
+            os_seed_stats s = os_seed_stats_of(v, m);
+            if (s.n < 2) continue;
+            fprintf(f, "%s%s: val loss %.4f +- %.4f over %d seeds (95%% interval, %.1f%% of the mean)",
+                    shown ? "; " : "Seed-to-seed noise at these settings: ", c->name, s.mean, s.ci95, s.n,
+                    100 * s.ci95 / s.mean);
+            shown++;
+        }
+    db_candidate_list_free(&all);
+    if (shown) fputs(". A difference smaller than that is not evidence of anything.", f);
+    else fputs("Seed-to-seed noise at these settings: not measured yet in this database (`discover --confirm` "
+               "measures it at the end of a run); treat loss differences below about 1% as noise.", f);
     fclose(f);
     return text;
 }

@@ -19,7 +19,11 @@
 
 #include "orch_internal.h"
 
-static const char *const baseline_refs[OR_MAX_BASELINES] = {"delta_net", "gated_delta_net"};
+/* The baselines; the last, the convolution-only control, trains only when a
+ * model judges (its rubric's floor: "no better than the control"). */
+#define CONTROL_NAME "conv_only"
+static const char *const baseline_refs[OR_MAX_BASELINES] = {"delta_net", "gated_delta_net", CONTROL_NAME};
+static int n_baselines(const orch *o) { return o->llm ? OR_MAX_BASELINES : OR_MAX_BASELINES - 1; }
 
 void or_lock(orch *o) { pthread_mutex_lock(&o->lock); }
 void or_unlock(orch *o) { pthread_mutex_unlock(&o->lock); }
@@ -308,7 +312,7 @@ static void train_baselines(orch *o)
     baseline_job jobs[OR_MAX_BASELINES];
     pthread_t threads[OR_MAX_BASELINES];
     int n = 0;
-    for (int i = 0; i < OR_MAX_BASELINES; i++) {
+    for (int i = 0; i < n_baselines(o); i++) {
         int64_t id = baseline_to_train(o, &all, baseline_refs[i]);
         if (!id) continue;
         jobs[n] = (baseline_job){.o = o, .w = &o->workers[n % o->cfg->workers],
@@ -326,8 +330,20 @@ static void train_baselines(orch *o)
     for (int k = 0; k < all.n; k++)
         if (all.items[k].is_baseline) load_baseline(o, &all.items[k]);
     db_candidate_list_free(&all);
-    o->ref_base = o->n_base ? os_reference_baseline(o->base, o->n_base) : -1;
-    if (o->ref_base >= 0) o->ref = os_reference_composite(o->base, o->n_base, &o->mqar_base);
+    /* The references come from the real baselines: the control (no memory
+     * at all) can have the lowest loss of a very short run, and would then
+     * make a bar no design of interest is measured against. */
+    os_baseline real[OR_MAX_BASELINES];
+    int map[OR_MAX_BASELINES], m = 0, r, mq = -1;
+    for (int i = 0; i < o->n_base; i++)
+        if (strcmp(o->base[i].name, CONTROL_NAME) != 0) real[m] = o->base[i], map[m++] = i;
+    r = m ? os_reference_baseline(real, m) : -1;
+    o->ref_base = o->mqar_base = -1;
+    if (r >= 0) {
+        o->ref = os_reference_composite(real, m, &mq);
+        o->ref_base = map[r];
+        o->mqar_base = mq >= 0 ? map[mq] : -1;
+    }
 }
 
 const os_baseline *or_reference(const orch *o) { return o->ref_base >= 0 ? &o->ref : NULL; }

@@ -17,7 +17,7 @@
 #include "score.h"
 
 #define OR_MAX_WORKERS 16
-#define OR_MAX_BASELINES 2
+#define OR_MAX_BASELINES 3
 
 typedef struct or_worker {
     int index;
@@ -126,6 +126,9 @@ char *or_siblings_text(orch *o, int64_t parent_id, int64_t self_id);
 char *or_tried_text(orch *o);
 /* A notice when the run's latest proposal was refused (duplicate...): "(none)" otherwise. */
 char *or_notice_text(orch *o);
+/* The baselines' measured seed-to-seed spread at this run's settings (from
+ * stored seed results), or that it is not measured yet. */
+char *or_noise_text(orch *o);
 /* Lines of `to` against `from` (- removed, + added, unchanged elided). */
 char *or_diff_text(const char *from, const char *to);
 /* The reference baseline (the stronger one), or NULL before any trained. */

@@ -280,14 +280,16 @@ int or_judge(orch *o, const or_candidate *c, const rt_metrics *m, const char *ea
     int have_parent = c->parent_id > 0 && db_candidate_get(o->db, c->parent_id, &pc) == 0;
     char *parent = have_parent ? or_results_text(&pc) : strdup("(none: a design from scratch)");
     if (have_parent) db_candidate_free(&pc);
+    char *noise = or_noise_text(o);
     llm_var vars[] = {{"name", c->name}, {"motivation", c->motivation}, {"results", results ? results : ""},
                       {"source", c->source ? c->source : ""}, {"baselines", baselines ? baselines : ""},
                       {"parent", parent ? parent : ""}, {"scale", scale ? scale : ""},
-                      {"weight", judge_weight(o)}};
+                      {"weight", judge_weight(o)}, {"noise", noise ? noise : ""}};
     db_costs costs = {0};
     char *answer = or_ask(o, "judge", vars, (int)(sizeof vars / sizeof vars[0]), &costs, err, sizeof err);
     free(parent);
     free(scale);
+    free(noise);
     llm_judgement j;
     llm_error e;
     if (answer && llm_parse_judgement(answer, &j, &e) == 0) {

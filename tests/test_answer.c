@@ -301,7 +301,7 @@ static const struct {
      {"```c", "whole fixed file", "file:line:col: rule: message"}},
     {"analyst", {"name", "motivation", "results", "source", "parent", "grandparent", "siblings", "baselines", "scale"},
      {"\"summary\"", "\"strengths\"", "\"weaknesses\"", "\"next_idea\""}},
-    {"judge", {"name", "motivation", "results", "source", "baselines", "parent", "scale", "weight"},
+    {"judge", {"name", "motivation", "results", "source", "baselines", "parent", "scale", "weight", "noise"},
      {"\"performance\"", "\"innovation\"", "\"complexity\"", "\"rationale\""}},
     {"novelty", {"name", "motivation", "source", "similar"}, {"\"novel\"", "\"closest\"", "\"reason\""}},
 };

@@ -410,7 +410,7 @@ TEST(llm_proposer_with_repairs_and_a_misbehaving_endpoint)
     db_candidate_list all = {0};
     db_candidate_list_all(db, 0, -1, &all);
     db_candidate *fixed = find(&all, "conv_gate"), *hostile = find(&all, "pwn"), *dup = find(&all, "delta_net");
-    CHECK(count(&all, 1, DB_SCORED) == 2 && count(&all, 0, -1) == 4);
+    CHECK(count(&all, 1, DB_SCORED) == 3 && count(&all, 0, -1) == 4);   /* with a judge: the conv-only control too */
     CHECK_MSG(fixed && fixed->status == DB_SCORED, "conv_gate: %s", fixed ? db_status_name(fixed->status) : "missing");
     CHECK(hostile && hostile->status == DB_FAILED && strstr(hostile->status_reason, "repair"));
     /* The copy of DeltaNet is named delta_net like the baseline: the non-baseline one. */
@@ -472,7 +472,9 @@ TEST(llm_proposer_with_repairs_and_a_misbehaving_endpoint)
         CHECK_STR_CONTAINS(first, "MQAR not measured");
         CHECK(!strstr(first, "MQAR -1") && !strstr(first, "MQAR accuracy -1"));
         CHECK_STR_CONTAINS(first, "# Notice\n\n(none)");
-        CHECK_STR_CONTAINS(first, "How it was chosen: chosen at random among the top 2 of 2 ranked designs");
+        CHECK_STR_CONTAINS(first, "How it was chosen: chosen at random among the top 3 of 3 ranked designs");
+        CHECK_STR_CONTAINS(first, "conv_only: ");
+        CHECK_STR_CONTAINS(first, "(the convolution-only control: no memory at all)");
         /* the hostile proposal's failure reaches the later prompts with its stage and rule */
         CHECK_STR_CONTAINS(third, "- pwn (#");
         CHECK_STR_CONTAINS(third, "failed at stage ");
@@ -482,6 +484,16 @@ TEST(llm_proposer_with_repairs_and_a_misbehaving_endpoint)
         CHECK_STR_CONTAINS(fourth, "duplicate: ");
         CHECK(strcmp(third, fourth) != 0);
     }
+    /* the judge was told its weight (one half without MQAR) and the noise it has to beat */
+    int judge_seen = 0;
+    cJSON_ArrayForEach(rq, log) {
+        const char *c = user_content(rq);
+        if (!c || !strstr(c, "You are the judge")) continue;
+        judge_seen = 1;
+        CHECK_STR_CONTAINS(c, "make up\none half of its fitness");
+        CHECK_STR_CONTAINS(c, "Seed-to-seed noise at these settings: not measured yet");
+    }
+    CHECK(judge_seen);
     /* the analyst of conv_gate was told about its siblings (none finished yet), not "(not listed)" */
     int analyst_seen = 0;
     cJSON_ArrayForEach(rq, log) {
