@@ -297,6 +297,11 @@ static const char *fixed_source =
     HEAD "aa_t mixer(aa_layer *l, aa_t x)\n{\n    int d = aa_dim(l, AA_MODEL);\n"
     "    aa_t h = aa_silu(aa_short_conv(l, \"conv\", aa_linear(l, \"in_proj\", x, d), 4));\n"
     "    return aa_linear(l, \"o_proj\", h, d);\n}\n";
+static const char *blowup_source =
+    "#include <asiarch.h>\n\nAA_NAME(\"blow_up\");\nAA_MOTIVATION(\"an exponential gate without a bound\");\n\n"
+    "aa_t mixer(aa_layer *l, aa_t x)\n{\n    int d = aa_dim(l, AA_MODEL);\n"
+    "    aa_t h = aa_exp(aa_scale(aa_linear(l, \"in_proj\", x, d), 40.0f));\n"
+    "    return aa_linear(l, \"o_proj\", h, d);\n}\n";
 static const char *hostile_source =
     "#include <asiarch.h>\nAA_NAME(\"pwn\");\nint system(const char *command);\n"
     "aa_t mixer(aa_layer *l, aa_t x)\n{\n    system(\"touch /tmp/pwned\");\n    return x;\n}\n";
@@ -355,6 +360,9 @@ static char *make_script(void)
     step(script, R, "```c\n%s```", hostile_source);
     step(script, F, "I cannot fix this one, sorry.", NULL);
     step(script, R, "A copy of DeltaNet:\n```c\n%s```", dn);
+    step(script, R, "An exponential gate:\n```c\n%s```", blowup_source);
+    step(script, J, "```json\n{\"performance\": 2, \"innovation\": 3, \"complexity\": 8, \"rationale\": \"r\"}\n```", NULL);
+    step(script, A, "```json\n{\"summary\": \"s\", \"strengths\": \"t\", \"weaknesses\": \"w\", \"next_idea\": \"n\"}\n```", NULL);
     step(script, R, "The gated convolution again:\n```c\n%s```", fixed_source);
     free(dn);
     char *text = cJSON_Print(script);
@@ -398,7 +406,7 @@ TEST(llm_proposer_with_repairs_and_a_misbehaving_endpoint)
     CHECK(mock_llm_start(&m, dir, script) == 0);
     free(script);
     char args[512];
-    snprintf(args, sizeof args, "--db l.db --llm %s --model mock --llm-timeout 2 --budget 4 --max-repairs 2 --confirm 0 "
+    snprintf(args, sizeof args, "--db l.db --llm %s --model mock --llm-timeout 2 --budget 5 --max-repairs 2 --confirm 0 "
              "--scale tiny --steps 20 --no-mqar --seed 9", m.url);
     int rc = run(args, NULL);
     CHECK_MSG(rc == 0, "exit %d", rc);
@@ -410,7 +418,7 @@ TEST(llm_proposer_with_repairs_and_a_misbehaving_endpoint)
     db_candidate_list all = {0};
     db_candidate_list_all(db, 0, -1, &all);
     db_candidate *fixed = find(&all, "conv_gate"), *hostile = find(&all, "pwn"), *dup = find(&all, "delta_net");
-    CHECK(count(&all, 1, DB_SCORED) == 3 && count(&all, 0, -1) == 4);   /* with a judge: the conv-only control too */
+    CHECK(count(&all, 1, DB_SCORED) == 3 && count(&all, 0, -1) == 5);   /* with a judge: the conv-only control too */
     CHECK_MSG(fixed && fixed->status == DB_SCORED, "conv_gate: %s", fixed ? db_status_name(fixed->status) : "missing");
     CHECK(hostile && hostile->status == DB_FAILED && strstr(hostile->status_reason, "repair"));
     /* The copy of DeltaNet is named delta_net like the baseline: the non-baseline one. */
@@ -452,7 +460,7 @@ TEST(llm_proposer_with_repairs_and_a_misbehaving_endpoint)
         free(msg);
         free(snippet);
     }
-    CHECK(cJSON_GetArraySize(log) >= 12);   /* 3 refused + 9 answered */
+    CHECK(cJSON_GetArraySize(log) >= 15);   /* 3 refused + 12 answered */
     /* What the researcher was told (issue 14): the answered researcher prompts, in order. */
     const char *researcher[8] = {0};
     int nr = 0;
@@ -461,9 +469,14 @@ TEST(llm_proposer_with_repairs_and_a_misbehaving_endpoint)
         const char *c = user_content(rq);
         if (c && strstr(c, "machine-learning researcher") && nr < 8) researcher[nr++] = c;
     }
-    CHECK_MSG(nr >= 4, "%d researcher prompts", nr);
-    if (nr >= 4) {
-        const char *first = researcher[nr - 4], *third = researcher[nr - 2], *fourth = researcher[nr - 1];
+    CHECK_MSG(nr >= 5, "%d researcher prompts", nr);
+    if (nr >= 5) {
+        const char *first = researcher[nr - 5], *third = researcher[nr - 3], *fourth = researcher[nr - 2],
+                   *fifth = researcher[nr - 1];
+        /* the early stop reaches the next prompt as its reason, never as "val loss nan" */
+        CHECK_STR_CONTAINS(fifth, "- blow_up (#");
+        CHECK_STR_CONTAINS(fifth, "stopped early, not trained to the end: ");
+        CHECK(!strstr(fifth, "val loss nan"));
         /* a baseline parent shows its source, and the scale is stated in numbers */
         CHECK(strstr(first, "# The parent: delta_net") || strstr(first, "# The parent: gated_delta_net"));
         CHECK(strstr(first, "aa_delta_rule(") || strstr(first, "aa_linattn("));
@@ -507,7 +520,7 @@ TEST(llm_proposer_with_repairs_and_a_misbehaving_endpoint)
 
     /* The same run replayed from its recorded exchanges, without the endpoint:
      * every candidate again, with the same source, status and score. */
-    snprintf(args, sizeof args, "--db l2.db --llm replay:asiarch-run/llm/l.db-run1 --llm-timeout 2 --budget 4 --confirm 0 "
+    snprintf(args, sizeof args, "--db l2.db --llm replay:asiarch-run/llm/l.db-run1 --llm-timeout 2 --budget 5 --confirm 0 "
              "--max-repairs 2 --scale tiny --steps 20 --no-mqar --seed 9");
     rc = run(args, NULL);
     CHECK_MSG(rc == 0, "replay: exit %d", rc);
