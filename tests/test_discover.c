@@ -407,10 +407,19 @@ TEST(llm_proposer_with_repairs_and_a_misbehaving_endpoint)
     free(script);
     char args[512];
     snprintf(args, sizeof args, "--db l.db --llm %s --model mock --llm-timeout 2 --budget 5 --max-repairs 2 --confirm 0 "
-             "--scale tiny --steps 20 --no-mqar --seed 9", m.url);
-    int rc = run(args, NULL);
+             "--scale tiny --steps 20 --no-mqar --seed 9 --json", m.url);
+    char *summary_text = NULL;
+    int rc = run(args, &summary_text);
     CHECK_MSG(rc == 0, "exit %d", rc);
     if (rc) show_stderr();
+    /* the summary counts the repairs and the early stop, not only "0 failed" */
+    cJSON *summary = cJSON_Parse(summary_text);
+    CHECK_MSG(summary && cJSON_GetNumberValue(cJSON_GetObjectItem(summary, "repairs")) >= 2, "%s", summary_text);
+    CHECK(summary && cJSON_GetNumberValue(cJSON_GetObjectItem(summary, "early_stops")) == 1);
+    CHECK(summary && cJSON_GetNumberValue(cJSON_GetObjectItem(summary, "duplicates")) == 2);
+    CHECK(summary && strstr(cJSON_GetStringValue(cJSON_GetObjectItem(summary, "llm_exchanges")) ?: "", "l.db-run1"));
+    cJSON_Delete(summary);
+    free(summary_text);
     cJSON *log = mock_llm_requests(&m);
     mock_llm_stop(&m);
     aa_db *db = open_db("l.db");
