@@ -14,7 +14,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(build-essential cmake pkg-config libopenblas-openmp-dev libcjson-dev bible-kjv python3
           clang-14 libclang-14-dev llvm-14-dev libclang-rt-14-dev libomp-14-dev libssl-dev libseccomp-dev
-          libsqlite3-dev graphviz libcurl4-openssl-dev)
+          libsqlite3-dev graphviz libcurl4-openssl-dev chromium)
 JOBS=${JOBS:-$(nproc)}
 BUILD_DIR=${BUILD_DIR:-build}
 

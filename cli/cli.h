@@ -13,6 +13,7 @@
 #ifndef ASIARCH_CLI_H
 #define ASIARCH_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "jit.h"
@@ -37,6 +38,11 @@ int cmd_llm(int argc, char **argv);
 int cmd_cognition(int argc, char **argv);
 int cmd_genome(int argc, char **argv);
 int cmd_jit(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+/* The report page of db_path (run 0: every run) into out_path, written to
+ * a temporary file and renamed; "report: PATH" on stdout unless quiet.
+ * EXIT_OK or EXIT_USAGE (message printed). (cmd_report.c) */
+int cli_write_report(const char *cmd, const char *db_path, int64_t run, int max_sources, const char *out_path, int quiet);
 
 /* A mixer named on the command line: a reference, or a source file taken
  * through check -> compile -> link. */

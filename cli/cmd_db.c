@@ -242,6 +242,22 @@ static int run_list(const char *cmd, aa_db *db, const db_args *a)
 
 /* ---- db best ----------------------------------------------------------------------- */
 
+/* The metrics with the loss curve summarised ("N steps, first -> last"). */
+static void print_metrics_line(const char *json)
+{
+    cJSON *m = cJSON_Parse(json);
+    cJSON *curve = m ? cJSON_DetachItemFromObjectCaseSensitive(m, "loss_curve") : NULL;
+    char *text = m ? cJSON_PrintUnformatted(m) : NULL;
+    cli_out("  metrics     %s\n", text ? text : json);
+    int n = cJSON_GetArraySize(curve);
+    if (n > 0)
+        cli_out("  loss curve  %d steps, %.4f -> %.4f\n", n, cJSON_GetNumberValue(cJSON_GetArrayItem(curve, 0)),
+                cJSON_GetNumberValue(cJSON_GetArrayItem(curve, n - 1)));
+    free(text);
+    cJSON_Delete(curve);
+    cJSON_Delete(m);
+}
+
 /* ---- db best: wins that hold ------------------------------------------------------------------ */
 
 /* A candidate's measure over its stored seeds at its run's scale and steps. */
@@ -447,7 +463,7 @@ static void print_candidate_text(const db_candidate *c, const db_candidate_list 
         for (int i = 0; i < children->n; i++) cli_out(" %lld", (long long)children->items[i].id);
         cli_out("\n");
     }
-    if (c->metrics_json) cli_out("  metrics     %s\n", c->metrics_json);
+    if (c->metrics_json) print_metrics_line(c->metrics_json);
     if (c->scores_json) cli_out("  scores      %s\n", c->scores_json);
     cli_out("  graph hash  %s\n", c->graph_hash ? c->graph_hash : "(not built)");
     if (c->source_sha256) cli_out("  source      sha256 %s\n", c->source_sha256);

@@ -48,6 +48,7 @@ static void discover_usage(FILE *out)
             "                    on --seeds seeds and report mean +- 95%% interval and whether each beats the\n"
             "                    best baseline (default 1; 0: no confirmation)\n"
             "  --seeds N         seeds of the confirmation, the run's own included (default 3)\n"
+            "  --report FILE     write the report page (asiarch report) there at the end\n"
             "  --config FILE     a JSON object with any of these settings (the long names)\n"
             "  --data DIR        corpus directory (default: the KJV Bible, prepared on first use)\n"
             "  --run-dir DIR     logs (LLM exchanges) and runner roots (default asiarch-run)\n"
@@ -56,7 +57,9 @@ static void discover_usage(FILE *out)
 }
 
 enum { O_DB = 300, O_LLM, O_MODEL, O_BUDGET, O_HOURS, O_WORKERS, O_SCALE, O_STEPS, O_NO_MQAR, O_SEED, O_REPAIRS,
-       O_CONFIG, O_DATA, O_RUN_DIR, O_JSON, O_LLM_TIMEOUT, O_CONFIRM, O_SEEDS };
+       O_CONFIG, O_DATA, O_RUN_DIR, O_JSON, O_LLM_TIMEOUT, O_CONFIRM, O_SEEDS, O_REPORT };
+
+static const char *report_path;   /* --report FILE: the page, written at the end */
 
 static int parse(int argc, char **argv, or_config *c, cli_sandbox_opts *so, int *json, void **keep)
 {
@@ -71,6 +74,7 @@ static int parse(int argc, char **argv, or_config *c, cli_sandbox_opts *so, int 
         {"json", no_argument, 0, O_JSON},           {"help", no_argument, 0, 'h'},
         {"llm-timeout", required_argument, 0, O_LLM_TIMEOUT},
         {"confirm", required_argument, 0, O_CONFIRM},   {"seeds", required_argument, 0, O_SEEDS},
+        {"report", required_argument, 0, O_REPORT},
         CLI_SANDBOX_LONG_OPTIONS,                   {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -91,6 +95,7 @@ static int parse(int argc, char **argv, or_config *c, cli_sandbox_opts *so, int 
         case O_STEPS: if (cli_parse_int("discover", "--steps", optarg, 1, 100000000, &n)) return -1; c->steps = (int)n; break;
         case O_NO_MQAR: c->mqar = 0; break;
         case O_SEED: if (cli_parse_int("discover", "--seed", optarg, 0, (1LL << 62), &n)) return -1; c->seed = (uint64_t)n; break;
+        case O_REPORT: report_path = optarg; break;
         case O_CONFIRM: if (cli_parse_int("discover", "--confirm", optarg, 0, 100, &n)) return -1; c->confirm_top = (int)n; break;
         case O_SEEDS: if (cli_parse_int("discover", "--seeds", optarg, 1, 64, &n)) return -1; c->seeds = (int)n; break;
         case O_REPAIRS: if (cli_parse_int("discover", "--max-repairs", optarg, 0, 100, &n)) return -1; c->max_repairs = (int)n; break;
@@ -276,6 +281,11 @@ int cmd_discover(int argc, char **argv)
     rc = or_discover(&c, &cancelled, &s, err, sizeof err);
     if (rc < 0) cli_error("discover", "%s", err);
     else print_summary(&c, &s, json);
+    if (rc == 0 && report_path) {
+        if (cli_write_report("discover", c.db_path, s.run_id, 300, report_path, json) != EXIT_OK) rc = -1;
+    } else if (rc == 0 && !json) {
+        cli_out("report: `asiarch report --db %s -o report.html` (one HTML page)\n", c.db_path);
+    }
     or_config_free_json(keep);
     return rc < 0 ? EXIT_FAILED : EXIT_OK;
 }

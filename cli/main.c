@@ -29,6 +29,7 @@ static const command commands[] = {
     {"db", cmd_db, "read the lineage database: list, show, best, tree, export"},
     {"llm", cmd_llm, "try a language-model endpoint (llm chat); show the shipped prompts"},
     {"cognition", cmd_cognition, "search the design insights of the cognition base (BM25)"},
+    {"report", cmd_report, "write the discovery database as one self-contained HTML page"},
     {"jit", cmd_jit, "prototype a kernel in C or CUDA: check, ir, run against a reference, time, sweep"},
     {"genome", cmd_genome, "the built-in proposer's grammar: random, render and mutate genomes"},
 };

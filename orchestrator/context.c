@@ -255,7 +255,7 @@ static int same_line(const lines *a, int i, const lines *b, int j)
 /* The lines of `to` that differ from `from`, as a unified-style diff
  * (`-` removed, `+` added, unchanged lines elided), from the longest common
  * subsequence. NULL when either text is too long to diff here. */
-char *or_diff_text(const char *from, const char *to)
+char *os_diff_text(const char *from, const char *to)
 {
     lines a = {0}, b = {0};
     char *text = NULL;
@@ -319,7 +319,7 @@ char *or_references_text(const db_candidate *parent, const db_candidate_list *re
         if (idea) fprintf(f, "The analyst's next idea for it: %s\n", idea);
         free(idea);
         const char *src = or_source_of(r);
-        char *diff = src && parent_src ? or_diff_text(parent_src, src) : NULL;
+        char *diff = src && parent_src ? os_diff_text(parent_src, src) : NULL;
         if (diff && *diff) fprintf(f, "Its source against the parent's (- parent, + this design):\n```diff\n%s```\n", diff);
         else if (src) fprintf(f, "Source:\n```c\n%s\n```\n", src);
         free(diff);

@@ -590,7 +590,7 @@ int or_evaluate(orch *o, or_worker *w, or_candidate *c)
             break;
         }
         if (e == END_OK) {
-            score_and_store(o, c, &s, c->is_baseline ? curve : NULL);
+            score_and_store(o, c, &s, curve);   /* every curve is kept: the report plots them */
             if (c->is_baseline && o->n_base < OR_MAX_BASELINES) {
                 /* the caller reads the metrics back from the database */
             }

@@ -129,8 +129,7 @@ char *or_notice_text(orch *o);
 /* The baselines' measured seed-to-seed spread at this run's settings (from
  * stored seed results), or that it is not measured yet. */
 char *or_noise_text(orch *o);
-/* Lines of `to` against `from` (- removed, + added, unchanged elided). */
-char *or_diff_text(const char *from, const char *to);
+
 /* The reference baseline (the stronger one), or NULL before any trained. */
 const os_baseline *or_reference(const orch *o);
 /* The numbers of a stored metrics_json, as rt_metrics (what the scoring reads). */

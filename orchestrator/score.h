@@ -445,4 +445,10 @@ typedef enum os_seed_verdict {
 os_seed_verdict os_seed_compare(const os_seed_stats *cand, const os_seed_stats *base, int lower_is_better);
 const char *os_seed_verdict_name(os_seed_verdict v);   /* "better", "not distinguishable", "worse", "unknown" */
 
+/* The lines of `to` against `from` as a diff ("- " removed, "+ " added,
+ * "  ... (N unchanged lines)" elided), from their longest common
+ * subsequence; malloc'd, or NULL when either text is over 400 lines or
+ * memory runs out. (context.c) */
+char *os_diff_text(const char *from, const char *to);
+
 #endif /* ASIARCH_SCORE_H */

@@ -177,10 +177,10 @@ TEST(the_population_in_the_prompts)
 
 TEST(diff)
 {
-    char *t = or_diff_text("a\nb\nc\nd\n", "a\nB\nc\nd\ne\n");
+    char *t = os_diff_text("a\nb\nc\nd\n", "a\nB\nc\nd\ne\n");
     CHECK(!strcmp(t, "  ... (1 unchanged line)\n- b\n+ B\n  ... (2 unchanged lines)\n+ e\n"));
     free(t);
-    t = or_diff_text("same\n", "same\n");
+    t = os_diff_text("same\n", "same\n");
     CHECK(!strcmp(t, "  ... (1 unchanged line)\n"));
     free(t);
 }
