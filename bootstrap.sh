@@ -44,7 +44,7 @@ run_main_job() {
     build "$BUILD_DIR"
     say "discovering mixers: built-in proposer, KJV Bible corpus, scale tiny, strict sandbox"
     mkdir -p runs
-    (cd runs && "../$BUILD_DIR/asiarch" discover --sandbox strict --scale tiny --budget 8)
+    (cd runs && "../$BUILD_DIR/asiarch" discover --sandbox strict --scale tiny --budget 8 --report report.html)
 }
 
 run_tests() {
