@@ -39,10 +39,13 @@ static char *lineage_svg(aa_db *db, int64_t run_id)
     char *dot = NULL, *svg = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&dot, &len);
+    db_candidate_list top = {0};
+    db_top_scored(db, run_id, 1, DB_RANK_NO_BASELINES, &top);
     if (mem) {
-        db_tree_write_dot(&l, 0, mem);
+        db_tree_write_dot_ex(&l, 0, top.n ? top.items[0].id : 0, 1, mem);
         fclose(mem);
     }
+    db_candidate_list_free(&top);
     db_candidate_list_free(&l);
     char path[] = "/tmp/asiarch-lineage-XXXXXX", err[512];
     int fd = dot ? mkstemp(path) : -1;

@@ -72,7 +72,7 @@ static int is_dead_end(db_status s)
     return s == DB_FAILED || s == DB_REJECTED || s == DB_DUPLICATE || s == DB_INTERRUPTED;
 }
 
-static void write_node(const db_candidate *c, const score_range *r, FILE *out)
+static void write_node(const db_candidate *c, const score_range *r, int on_path, int links, FILE *out)
 {
     fprintf(out, "  c%lld [label=\"", (long long)c->id);
     put_escaped(out, c->name, 60);
@@ -97,6 +97,8 @@ static void write_node(const db_candidate *c, const score_range *r, FILE *out)
     } else {
         fprintf(out, ", %s, fillcolor=\"white\"", shape_style);
     }
+    if (on_path) fputs(", color=\"#d62728\", penwidth=3", out);
+    if (links) fprintf(out, ", URL=\"#c%lld\", target=\"_self\"", (long long)c->id);
     fputs("];\n", out);
 }
 
@@ -126,6 +128,24 @@ static int in_list(const db_candidate_list *l, int64_t id)
 
 void db_tree_write_dot(const db_candidate_list *l, int show_refs, FILE *out)
 {
+    db_tree_write_dot_ex(l, show_refs, 0, 0, out);
+}
+
+/* 1 when id is on the path from best_id up to its root. */
+static int on_best_path(const db_candidate_list *l, int64_t best_id, int64_t id)
+{
+    for (int64_t at = best_id, steps = 0; at && steps <= l->n; steps++) {
+        if (at == id) return 1;
+        int64_t up = 0;
+        for (int i = 0; i < l->n; i++)
+            if (l->items[i].id == at) up = l->items[i].parent_id;
+        at = up;
+    }
+    return 0;
+}
+
+void db_tree_write_dot_ex(const db_candidate_list *l, int show_refs, int64_t best_id, int links, FILE *out)
+{
     score_range r = scored_range(l);
     fputs("digraph lineage {\n"
           "  graph [rankdir=TB, fontname=\"Helvetica\", label=\"asiarch lineage\", labelloc=t];\n"
@@ -133,16 +153,20 @@ void db_tree_write_dot(const db_candidate_list *l, int show_refs, FILE *out)
           "  edge [color=\"#555555\"];\n",
           out);
     write_legend(&r, out);
-    for (int i = 0; i < l->n; i++) write_node(&l->items[i], &r, out);
+    char *path = calloc((size_t)l->n + 1, 1);   /* on the best design's path, by index */
+    for (int i = 0; path && best_id && i < l->n; i++) path[i] = (char)on_best_path(l, best_id, l->items[i].id);
+    for (int i = 0; i < l->n; i++) write_node(&l->items[i], &r, path && path[i], links, out);
     for (int i = 0; i < l->n; i++) {
         const db_candidate *c = &l->items[i];
         if (c->parent_id && in_list(l, c->parent_id))
-            fprintf(out, "  c%lld -> c%lld;\n", (long long)c->parent_id, (long long)c->id);
+            fprintf(out, "  c%lld -> c%lld%s;\n", (long long)c->parent_id, (long long)c->id,
+                    path && path[i] ? " [color=\"#d62728\", penwidth=3]" : "");
         for (int k = 0; show_refs && k < c->n_refs; k++)
             if (in_list(l, c->refs[k]))
                 fprintf(out, "  c%lld -> c%lld [style=dotted, color=\"#aaaaaa\", constraint=false, arrowhead=none];\n",
                         (long long)c->refs[k], (long long)c->id);
     }
+    free(path);
     fputs("}\n", out);
 }
 

@@ -93,6 +93,9 @@ TEST(the_page_of_a_real_run)
                            "class=\"kw\"", "Against its parent"};
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) CHECK_MSG(strstr(html, parts[i]), "no %s", parts[i]);
     CHECK(!strstr(html, "http://") || strstr(html, "http://www.w3.org"));   /* nothing fetched from a network */
+    /* the lineage: nodes link to their candidates, the best design's path is drawn in red */
+    CHECK(strstr(html, "xlink:href=\"#c") != NULL);
+    CHECK(strstr(html, "stroke=\"#d62728\"") != NULL);
     free(html);
 
     /* a real browser: no console errors, a screenshot that is not blank */
