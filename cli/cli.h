@@ -128,6 +128,8 @@ void cli_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print one JSON value on stdout and free it; EXIT_OK or EXIT_FAILED (out of memory). */
 typedef struct cJSON cJSON;
 int cli_print_json(const char *cmd, cJSON *obj);
+/* {"n", "mean", "ci95"} of a measure over seeds; a non-finite value is null. */
+cJSON *cli_stats_json(int n, double mean, double ci95);
 /* A flag's value: the whole string must be a number within [lo, hi], else a
  * message "FLAG expects ... in [lo, hi], got 'S'" and -1. */
 int cli_parse_int(const char *cmd, const char *flag, const char *s, long long lo, long long hi, long long *out);

@@ -260,49 +260,48 @@ static void print_metrics_line(const char *json)
 
 /* ---- db best: wins that hold ------------------------------------------------------------------ */
 
-/* A candidate's measure over its stored seeds at its run's scale and steps. */
-static os_seed_stats seed_measure(aa_db *db, const db_candidate *c, const char *key, cJSON *results)
+/* The scale and step count c was trained at (its run's scale, its metrics' steps). */
+static int trained_at(aa_db *db, const db_candidate *c, char *scale, size_t len, int *steps)
 {
     db_run run;
-    double v[64];
-    int m = 0;
-    if (db_run_get(db, c->run_id, &run) != 0) return os_seed_stats_of(v, 0);
-    cJSON *metrics = c->metrics_json ? cJSON_Parse(c->metrics_json) : NULL;
-    int steps = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(metrics, "steps"));
-    cJSON_Delete(metrics);
-    db_seed_result *r = NULL;
-    int n = 0;
-    if (db_seed_results(db, c->id, run.scale ? run.scale : "", steps, &r, &n) == 0)
-        for (int i = 0; i < n && m < 64; i++) {
-            cJSON *j = cJSON_Parse(r[i].metrics_json);
-            const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, key);
-            v[m++] = cJSON_IsNumber(x) ? x->valuedouble : NAN;
-            if (results) {
-                cJSON *e = cJSON_CreateObject();
-                cJSON_AddNumberToObject(e, "seed", (double)r[i].seed);
-                cJSON_AddStringToObject(e, "scale", r[i].scale);
-                cJSON_AddNumberToObject(e, "steps", r[i].steps);
-                cJSON_AddItemToObject(e, "metrics", j);
-                cJSON_AddItemToArray(results, e);
-                j = NULL;
-            }
-            cJSON_Delete(j);
-        }
-    db_seed_results_free(r, n);
+    if (db_run_get(db, c->run_id, &run) != 0) return -1;
+    snprintf(scale, len, "%s", run.scale ? run.scale : "");
     db_run_free(&run);
-    return os_seed_stats_of(v, m);
+    cJSON *metrics = c->metrics_json ? cJSON_Parse(c->metrics_json) : NULL;
+    *steps = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(metrics, "steps"));
+    cJSON_Delete(metrics);
+    return 0;
 }
 
-static cJSON *stats_json(const os_seed_stats *s)
+/* A candidate's measure over its stored seeds at the scale and steps it was trained at. */
+static os_seed_stats seed_measure(aa_db *db, const db_candidate *c, const char *key)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "n", s->n);
-    if (isfinite(s->mean)) cJSON_AddNumberToObject(o, "mean", s->mean);
-    else cJSON_AddNullToObject(o, "mean");
-    if (isfinite(s->ci95)) cJSON_AddNumberToObject(o, "ci95", s->ci95);
-    else cJSON_AddNullToObject(o, "ci95");
-    return o;
+    double v[64];
+    char scale[64];
+    int steps, m = trained_at(db, c, scale, sizeof scale, &steps) == 0
+                       ? db_seed_values(db, c->id, scale, steps, key, v, 64) : 0;
+    return os_seed_stats_of(v, m > 0 ? m : 0);
 }
+
+/* Every stored seed's metrics at those settings. */
+static void seed_results_json(aa_db *db, const db_candidate *c, cJSON *results)
+{
+    char scale[64];
+    int steps, n = 0;
+    db_seed_result *r = NULL;
+    if (trained_at(db, c, scale, sizeof scale, &steps) < 0 || db_seed_results(db, c->id, scale, steps, &r, &n) < 0) return;
+    for (int i = 0; i < n; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "seed", (double)r[i].seed);
+        cJSON_AddStringToObject(e, "scale", r[i].scale);
+        cJSON_AddNumberToObject(e, "steps", r[i].steps);
+        cJSON_AddItemToObject(e, "metrics", cJSON_Parse(r[i].metrics_json));
+        cJSON_AddItemToArray(results, e);
+    }
+    db_seed_results_free(r, n);
+}
+
+static cJSON *stats_json(const os_seed_stats *s) { return cli_stats_json(s->n, s->mean, s->ci95); }
 
 /* The baseline of c's run that is best on key over seeds (index into l), or -1. */
 static int best_baseline(aa_db *db, const db_candidate_list *l, const char *key, int lower, os_seed_stats *out)
@@ -310,7 +309,7 @@ static int best_baseline(aa_db *db, const db_candidate_list *l, const char *key,
     int best = -1;
     for (int i = 0; i < l->n; i++) {
         if (!l->items[i].is_baseline || !strcmp(l->items[i].name, "conv_only")) continue;   /* the control is no bar */
-        os_seed_stats s = seed_measure(db, &l->items[i], key, NULL);
+        os_seed_stats s = seed_measure(db, &l->items[i], key);
         if (s.n && (best < 0 || (lower ? s.mean < out->mean : s.mean > out->mean))) {
             best = i;
             *out = s;
@@ -336,8 +335,8 @@ static void add_verdict(cJSON *o, const char *key, aa_db *db, const db_candidate
 static void add_seeds(aa_db *db, const db_candidate *c, cJSON *item)
 {
     cJSON *seeds = cJSON_AddObjectToObject(item, "seeds");
-    cJSON *results = cJSON_AddArrayToObject(seeds, "results");
-    os_seed_stats loss = seed_measure(db, c, "val_loss", results), mqar = seed_measure(db, c, "mqar_acc", NULL);
+    seed_results_json(db, c, cJSON_AddArrayToObject(seeds, "results"));
+    os_seed_stats loss = seed_measure(db, c, "val_loss"), mqar = seed_measure(db, c, "mqar_acc");
     cJSON_AddItemToObject(seeds, "val_loss", stats_json(&loss));
     cJSON_AddItemToObject(seeds, "mqar_acc", stats_json(&mqar));
     if (c->is_baseline) return;

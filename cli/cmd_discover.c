@@ -123,17 +123,6 @@ static int parse(int argc, char **argv, or_config *c, cli_sandbox_opts *so, int 
     return 0;
 }
 
-static cJSON *stats_json(int n, double mean, double ci)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "n", n);
-    if (isfinite(mean)) cJSON_AddNumberToObject(o, "mean", mean);
-    else cJSON_AddNullToObject(o, "mean");
-    if (isfinite(ci)) cJSON_AddNumberToObject(o, "ci95", ci);
-    else cJSON_AddNullToObject(o, "ci95");
-    return o;
-}
-
 static cJSON *confirmation_json(const or_summary *s)
 {
     cJSON *o = cJSON_CreateObject();
@@ -145,8 +134,8 @@ static cJSON *confirmation_json(const or_summary *s)
         cJSON_AddNumberToObject(d, "id", (double)e->id);
         cJSON_AddStringToObject(d, "name", e->name);
         cJSON_AddBoolToObject(d, "baseline", e->is_baseline);
-        cJSON_AddItemToObject(d, "val_loss", stats_json(e->n, e->loss_mean, e->loss_ci95));
-        cJSON_AddItemToObject(d, "mqar_acc", stats_json(e->mqar_n, e->mqar_mean, e->mqar_ci95));
+        cJSON_AddItemToObject(d, "val_loss", cli_stats_json(e->n, e->loss_mean, e->loss_ci95));
+        cJSON_AddItemToObject(d, "mqar_acc", cli_stats_json(e->mqar_n, e->mqar_mean, e->mqar_ci95));
         if (e->loss_verdict[0]) {
             cJSON_AddStringToObject(d, "loss_vs_best_baseline", e->loss_verdict);
             cJSON_AddStringToObject(d, "loss_baseline", e->loss_baseline);

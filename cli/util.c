@@ -1,5 +1,6 @@
 /* util.c — small helpers shared by the subcommands. */
 #include <cJSON.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,4 +72,15 @@ int cli_parse_double(const char *cmd, const char *flag, const char *s, double lo
     }
     *out = v;
     return 0;
+}
+
+cJSON *cli_stats_json(int n, double mean, double ci95)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "n", n);
+    if (isfinite(mean)) cJSON_AddNumberToObject(o, "mean", mean);
+    else cJSON_AddNullToObject(o, "mean");
+    if (isfinite(ci95)) cJSON_AddNumberToObject(o, "ci95", ci95);
+    else cJSON_AddNullToObject(o, "ci95");
+    return o;
 }

@@ -328,6 +328,11 @@ int db_seed_result_put(aa_db *db, int64_t candidate_id, int64_t seed, const char
 /* The candidate's results at scale/steps (scale NULL: any), by seed. */
 int db_seed_results(aa_db *db, int64_t candidate_id, const char *scale, int steps, db_seed_result **out, int *n);
 void db_seed_results_free(db_seed_result *r, int n);
+/* One metric of those results (key: a top-level field of metrics_json,
+ * [a-z_]), by seed, into out[0..max): NaN where it is missing or not a
+ * number. Returns how many, or -1. */
+int db_seed_values(aa_db *db, int64_t candidate_id, const char *scale, int steps, const char *key, double *out,
+                   int max);
 
 /* ---- events -------------------------------------------------------------------------- */
 

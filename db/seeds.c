@@ -2,6 +2,7 @@
  * seeds.c — per-seed results of a candidate: the same code trained again
  * with other seeds, so that a win is reported with its interval.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,34 @@ int db_seed_results(aa_db *db, int64_t candidate_id, const char *scale, int step
     *out = items;
     *n = count;
     return 0;
+}
+
+int db_seed_values(aa_db *db, int64_t candidate_id, const char *scale, int steps, const char *key, double *out,
+                   int max)
+{
+    const char *what = "reading seed results";
+    char path[80];
+    if (!key || strspn(key, "abcdefghijklmnopqrstuvwxyz_") != strlen(key) || strlen(key) > 60)
+        return db_fail(db, "%s: '%.60s' is not a metric name", what, key ? key : "");
+    snprintf(path, sizeof path, "$.%s", key);
+    sqlite3_stmt *st = db_prepare(db,
+                                  "SELECT json_extract(metrics_json, ?4) FROM seed_results WHERE candidate_id = ?1"
+                                  " AND (?2 IS NULL OR (scale = ?2 AND steps = ?3)) ORDER BY seed, id",
+                                  what);
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, candidate_id);
+    db_bind_text(st, 2, scale);
+    sqlite3_bind_int(st, 3, steps);
+    db_bind_text(st, 4, path);
+    int n = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max) {
+        int t = sqlite3_column_type(st, 0);
+        out[n++] = t == SQLITE_INTEGER || t == SQLITE_FLOAT ? sqlite3_column_double(st, 0) : NAN;
+    }
+    int bad = rc != SQLITE_ROW && rc != SQLITE_DONE;
+    if (bad) db_fail_sql(db, what);
+    sqlite3_finalize(st);
+    return bad ? -1 : n;
 }
 
 void db_seed_results_free(db_seed_result *r, int n)

@@ -23,15 +23,6 @@
 
 static uint64_t nth_seed(const orch *o, int k) { return o->cfg->seed + (uint64_t)k * SEED_STRIDE; }
 
-static double metric(const char *json, const char *key)
-{
-    cJSON *m = json ? cJSON_Parse(json) : NULL;
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, key);
-    double x = cJSON_IsNumber(v) ? v->valuedouble : NAN;
-    cJSON_Delete(m);
-    return x;
-}
-
 /* Train c on every seed it has no stored result for. */
 static void train_seeds(orch *o, const db_candidate *c)
 {
@@ -64,16 +55,11 @@ static void train_seeds(orch *o, const db_candidate *c)
 /* Mean and interval of one measure over the stored seeds. */
 static os_seed_stats stats_of(orch *o, int64_t id, const char *key)
 {
-    db_seed_result *r = NULL;
-    int n = 0;
     double v[64];
-    int m = 0;
     or_lock(o);
-    if (db_seed_results(o->db, id, o->rcfg.scale, o->rcfg.steps, &r, &n) == 0)
-        for (int i = 0; i < n && m < 64; i++) v[m++] = metric(r[i].metrics_json, key);
-    db_seed_results_free(r, n);
+    int m = db_seed_values(o->db, id, o->rcfg.scale, o->rcfg.steps, key, v, 64);
     or_unlock(o);
-    return os_seed_stats_of(v, m);
+    return os_seed_stats_of(v, m > 0 ? m : 0);
 }
 
 static or_confirmed confirmed_entry(orch *o, const db_candidate *c)

@@ -191,18 +191,9 @@ char *or_noise_text(orch *o)
         for (int i = 0; i < all.n; i++) {
             const db_candidate *c = &all.items[i];
             if (!c->is_baseline) continue;
-            db_seed_result *r = NULL;
-            int n = 0;
             double v[64];
-            int m = 0;
-            if (db_seed_results(o->db, c->id, o->rcfg.scale, o->rcfg.steps, &r, &n) == 0)
-                for (int k = 0; k < n && m < 64; k++) {
-                    cJSON *j = cJSON_Parse(r[k].metrics_json);
-                    v[m++] = json_num(j, "val_loss");
-                    cJSON_Delete(j);
-                }
-            db_seed_results_free(r, n);
-            os_seed_stats s = os_seed_stats_of(v, m);
+            int m = db_seed_values(o->db, c->id, o->rcfg.scale, o->rcfg.steps, "val_loss", v, 64);
+            os_seed_stats s = os_seed_stats_of(v, m > 0 ? m : 0);
             if (s.n < 2) continue;
             fprintf(f, "%s%s: val loss %.4f +- %.4f over %d seeds (95%% interval, %.1f%% of the mean)",
                     shown ? "; " : "Seed-to-seed noise at these settings: ", c->name, s.mean, s.ci95, s.n,

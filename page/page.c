@@ -146,17 +146,9 @@ static int beats_baseline(const page *p, const pg_view *v)
 
 static void seed_cell(FILE *out, aa_db *db, const db_candidate *c)
 {
-    db_seed_result *r = NULL;
-    int n = 0, m = 0;
     double v[64];
-    if (db_seed_results(db, c->id, NULL, 0, &r, &n) == 0)
-        for (int i = 0; i < n && m < 64; i++) {
-            cJSON *j = cJSON_Parse(r[i].metrics_json);
-            v[m++] = jnum(j, "val_loss");
-            cJSON_Delete(j);
-        }
-    db_seed_results_free(r, n);
-    os_seed_stats s = os_seed_stats_of(v, m);
+    int m = db_seed_values(db, c->id, NULL, 0, "val_loss", v, 64);
+    os_seed_stats s = os_seed_stats_of(v, m > 0 ? m : 0);
     if (s.n >= 2) fprintf(out, "%.4f &plusmn; %.4f (%d seeds)", s.mean, s.ci95, s.n);
     else fputs("&ndash;", out);
 }

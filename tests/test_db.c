@@ -1024,6 +1024,11 @@ TEST(seed_results)
     db_seed_results_free(r, n);
     CHECK(db_seed_results(db, id, NULL, 0, &r, &n) == 0 && n == 3);
     db_seed_results_free(r, n);
+    double v[4];
+    CHECK(db_seed_values(db, id, "tiny", 100, "val_loss", v, 4) == 2 && v[0] == 1.6 && v[1] == 1.4);
+    CHECK(db_seed_values(db, id, "tiny", 100, "mqar_acc", v, 4) == 2 && isnan(v[0]));
+    CHECK(db_seed_values(db, id, "tiny", 100, "x') OR 1=1 --", v, 4) == -1);
+    CHECK_STR_CONTAINS(db_error(db), "is not a metric name");
     (void)err;
     db_close(db);
 }
