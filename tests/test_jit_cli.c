@@ -129,8 +129,9 @@ TEST(softmax_runs_against_its_reference_and_is_timed)
     CHECK(num(j, "params.rows") == 32 && num(j, "params.cols") == 1024);
     const cJSON *y = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "outputs"), 0);
     CHECK(cJSON_IsTrue(cJSON_GetObjectItem(y, "compared")));
-    /* float exp and a float sum of 1024 terms against double: a few ulp of 1 */
-    CHECK(num(y, "max_abs") < 1e-5 && num(y, "bad") == 0);
+    /* float exp and a float sum of 1024 terms against double: the rounding bound of the
+     * sum, 1024 eps ~ 6.1e-5 relative, on values at most 1 */
+    CHECK(num(y, "max_abs") < 1024 * 6e-8 && num(y, "bad") == 0);
     CHECK(num(j, "timing.reps") >= 10 && num(j, "timing.min_s") > 0);
     CHECK(num(j, "timing.min_s") <= num(j, "timing.median_s"));
     CHECK(num(j, "timing.gb_per_s") > 0 && num(j, "timing.gflop_per_s") > 0);
