@@ -908,7 +908,13 @@ static void full_disk_child(const char *path, int id_fd, int msg_fd)
         int64_t id;
         if (db_candidate_insert(db, &c, &id) < 0 || db_candidate_start(db, id) < 0 || crash_finish(db, id) < 0) {
             dprintf(msg_fd, "%s\n", db_error(db));
-            if (db_candidate_insert(db, &c, &id) == 0) _exit(5);   /* later calls keep failing cleanly */
+            /* Later calls keep failing cleanly. The call that failed may have been
+             * a larger write than an insert (a finish): the retries store more
+             * than any space a full disk can have left, 64 KiB. */
+            static char bigger[65536];
+            memset(bigger, 'x', sizeof bigger - 1);
+            c.source = bigger;
+            if (db_candidate_insert(db, &c, &id) == 0) _exit(5);
             /* So does an explicit transaction: its commit fails, and leaves nothing. */
             int64_t in_tx = 0;
             if (db_begin(db) == 0) {
